@@ -1,0 +1,15 @@
+# r1_layer(NAME SOURCES ... DEPS ...): one static library per layer under src/, exporting only its own folder
+# as include directory. A layer with no sources yet is an INTERFACE library so that dependents can name it.
+function(r1_layer name)
+  cmake_parse_arguments(L "" "" "SOURCES;DEPS" ${ARGN})
+  set(target r1_${name})
+  if(L_SOURCES)
+    add_library(${target} STATIC ${L_SOURCES})
+    target_include_directories(${target} PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(${target} PUBLIC ${L_DEPS})
+  else()
+    add_library(${target} INTERFACE)
+    target_include_directories(${target} INTERFACE ${CMAKE_CURRENT_SOURCE_DIR})
+    target_link_libraries(${target} INTERFACE ${L_DEPS})
+  endif()
+endfunction()

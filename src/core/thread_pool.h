@@ -1,0 +1,55 @@
+// ThreadPool: a fixed set of persistent workers that run one parallel loop at a time. The calling thread
+// takes part, so a pool of N threads has N-1 workers. A task that throws has its first exception rethrown
+// on the caller after the loop has drained; the other tasks still run (no partial, half-joined state).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace r1 {
+
+class ThreadPool {
+ public:
+  // n_threads <= 0 means one per hardware thread.
+  explicit ThreadPool(int n_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Runs fn(task, thread) for task in [0, n_tasks) spread over all threads; returns when every task is done.
+  // thread is in [0, size()) and identifies the executing thread (for per-thread scratch buffers).
+  void parallel_for(size_t n_tasks, const std::function<void(size_t task, int thread)>& fn);
+
+  // Splits [0, n) into contiguous chunks of at least min_chunk items: fn(begin, end, thread).
+  void parallel_range(size_t n, size_t min_chunk, const std::function<void(size_t begin, size_t end, int thread)>& fn);
+
+ private:
+  void worker_loop(int thread_index);
+  void run_tasks(int thread_index);
+
+  int n_threads_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable start_cv_;
+  std::condition_variable done_cv_;
+  uint64_t generation_ = 0;
+  bool stopping_ = false;
+  int busy_workers_ = 0;
+
+  // The current loop (valid while a parallel_for is in flight).
+  const std::function<void(size_t, int)>* job_ = nullptr;
+  size_t n_tasks_ = 0;
+  std::atomic<size_t> next_task_{0};
+  std::exception_ptr first_error_;
+  std::mutex error_mutex_;
+};
+
+}  // namespace r1
