@@ -20,7 +20,7 @@ T packed_at(const GgufArray& a, size_t i) {
   return v;
 }
 
-nlohmann::json packed_element_json(const GgufArray& a, size_t i) {
+nlohmann::ordered_json packed_element_json(const GgufArray& a, size_t i) {
   switch (a.element_type) {
     case GgufType::kU8: return packed_at<uint8_t>(a, i);
     case GgufType::kI8: return packed_at<int8_t>(a, i);
@@ -37,7 +37,7 @@ nlohmann::json packed_element_json(const GgufArray& a, size_t i) {
   }
 }
 
-nlohmann::json array_item_json(const GgufArray& a, size_t i) {
+nlohmann::ordered_json array_item_json(const GgufArray& a, size_t i) {
   if (a.element_type == GgufType::kString) return sanitize_utf8(a.strings[i]);
   if (a.element_type == GgufType::kArray) return gguf_value_json(a.arrays[i]);
   return packed_element_json(a, i);
@@ -117,9 +117,9 @@ constexpr std::pair<const char*, const char*> kArchKeys[] = {
     {"rope_freq_base", "rope.freq_base"},
 };
 
-nlohmann::json summary_json(const GgufSet& set, const Summary& s) {
+nlohmann::ordered_json summary_json(const GgufSet& set, const Summary& s) {
   const GgufMetadata& m = set.metadata();
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["architecture"] = s.architecture;
   j["name"] = sanitize_utf8(m.find_string("general.name").value_or(""));
   j["parameters"] = s.n_params;
@@ -135,7 +135,7 @@ nlohmann::json summary_json(const GgufSet& set, const Summary& s) {
     if (v == nullptr) continue;
     j["hparams"][label] = gguf_value_json(*v);
   }
-  nlohmann::json types = nlohmann::json::array();
+  nlohmann::ordered_json types = nlohmann::ordered_json::array();
   for (const auto& [name, entry] : s.by_type) {
     types.push_back({{"type", name},
                      {"tensors", entry.first},
@@ -143,7 +143,7 @@ nlohmann::json summary_json(const GgufSet& set, const Summary& s) {
                      {"share", s.tensor_bytes ? static_cast<double>(entry.second) / s.tensor_bytes : 0.0}});
   }
   j["types"] = types;
-  nlohmann::json tok;
+  nlohmann::ordered_json tok;
   tok["model"] = m.find_string("tokenizer.ggml.model").value_or("");
   tok["pre"] = m.find_string("tokenizer.ggml.pre").value_or("");
   if (const GgufValue* tokens = m.find("tokenizer.ggml.tokens"); tokens && tokens->type() == GgufType::kArray) {
@@ -156,7 +156,7 @@ nlohmann::json summary_json(const GgufSet& set, const Summary& s) {
 
 }  // namespace
 
-nlohmann::json gguf_value_json(const GgufValue& v) {
+nlohmann::ordered_json gguf_value_json(const GgufValue& v) {
   switch (v.type()) {
     case GgufType::kU8:
     case GgufType::kU16:
@@ -172,7 +172,7 @@ nlohmann::json gguf_value_json(const GgufValue& v) {
     case GgufType::kString: return sanitize_utf8(v.as_string());
     case GgufType::kArray: {
       const GgufArray& a = v.as_array();
-      nlohmann::json out = nlohmann::json::array();
+      nlohmann::ordered_json out = nlohmann::ordered_json::array();
       for (size_t i = 0; i < a.size(); ++i) out.push_back(array_item_json(a, i));
       return out;
     }
@@ -202,25 +202,25 @@ std::string gguf_value_text(const GgufValue& v, size_t max_items) {
   }
 }
 
-nlohmann::json inspect_json(const GgufSet& set) {
+nlohmann::ordered_json inspect_json(const GgufSet& set) {
   const Summary s = summarize(set);
-  nlohmann::json j;
+  nlohmann::ordered_json j;
   j["file"] = set.parts().front().path();
   j["version"] = set.parts().front().version();
   j["alignment"] = set.parts().front().alignment();
-  nlohmann::json parts = nlohmann::json::array();
+  nlohmann::ordered_json parts = nlohmann::ordered_json::array();
   for (const auto& p : set.parts()) {
     parts.push_back({{"path", p.path()}, {"bytes", p.file_size()}, {"data_offset", p.data_offset()},
                      {"tensors", p.tensors().size()}});
   }
   j["parts"] = parts;
   j["summary"] = summary_json(set, s);
-  nlohmann::json meta = nlohmann::json::object();
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
   for (const auto& [key, value] : set.metadata().entries()) meta[sanitize_utf8(key)] = gguf_value_json(value);
   j["metadata"] = meta;
-  nlohmann::json tensors = nlohmann::json::array();
+  nlohmann::ordered_json tensors = nlohmann::ordered_json::array();
   for (const auto& t : set.tensors()) {
-    nlohmann::json row = {{"name", t.info->name},
+    nlohmann::ordered_json row = {{"name", t.info->name},
                           {"type", std::string(t.info->type->name)},
                           {"shape", t.info->shape()},
                           {"offset", t.info->offset},

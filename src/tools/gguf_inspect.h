@@ -15,11 +15,11 @@ struct InspectOptions {
   bool tensors = false;  // text: list every tensor (JSON always has them)
 };
 
-nlohmann::json inspect_json(const GgufSet& set);
+nlohmann::ordered_json inspect_json(const GgufSet& set);
 std::string inspect_text(const GgufSet& set, const InspectOptions& options);
 
 // A metadata value as JSON (arrays in full, strings with invalid UTF-8 replaced).
-nlohmann::json gguf_value_json(const GgufValue& value);
+nlohmann::ordered_json gguf_value_json(const GgufValue& value);
 // A metadata value as one line of text; arrays longer than max_items are summarized.
 std::string gguf_value_text(const GgufValue& value, size_t max_items);
 

@@ -35,12 +35,12 @@ void add_inspect_command(CLI::App& app, Action* action) {
       if (!args->meta_key.empty()) {
         const GgufValue* v = set.metadata().find(args->meta_key);
         if (v == nullptr) throw Error("no such metadata key").file(args->file).key(args->meta_key);
-        if (args->json) out = gguf_value_json(*v).dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+        if (args->json) out = gguf_value_json(*v).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
         else if (v->type() == GgufType::kString) out = sanitize_utf8(v->as_string());
-        else out = gguf_value_json(*v).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        else out = gguf_value_json(*v).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
         out += "\n";
       } else if (args->json) {
-        out = inspect_json(set).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+        out = inspect_json(set).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
       } else {
         out = inspect_text(set, InspectOptions{.tensors = args->tensors});
       }

@@ -1,0 +1,93 @@
+// Error context rendering, logging levels, UTF-8 validation, mapped files, CPU feature detection.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "error.h"
+#include "fixtures.h"
+#include "log.h"
+#include "mapped_file.h"
+#include "utf8.h"
+
+namespace r1 {
+namespace {
+
+TEST(Error, RendersContextInOneLine) {
+  const Error e = Error("tensor data out of bounds").file("m.gguf").offset(1234).tensor("blk.0.attn_q.weight");
+  EXPECT_STREQ(e.what(), "m.gguf: at byte 1234: tensor 'blk.0.attn_q.weight': tensor data out of bounds");
+  EXPECT_EQ(e.message(), "tensor data out of bounds");
+  EXPECT_EQ(*e.offset_context(), 1234u);
+  try {
+    throw_error("bad value {}", 7);
+  } catch (const Error& caught) {
+    EXPECT_STREQ(caught.what(), "bad value 7");
+  }
+}
+
+TEST(Logger, QuietByDefaultAndVerbosityRaisesLevel) {
+  std::vector<std::string> lines;
+  Logger log(LogLevel::kWarn, [&](LogLevel, std::string_view m) { lines.emplace_back(m); });
+  log.info("hidden {}", 1);
+  log.warn("shown {}", 2);
+  EXPECT_EQ(lines, std::vector<std::string>{"shown 2"});
+  log.set_verbosity(1);
+  log.info("now {}", 3);
+  log.debug("still hidden");
+  EXPECT_EQ(lines.size(), 2u);
+  log.set_verbosity(5);
+  EXPECT_EQ(log.level(), LogLevel::kTrace);
+}
+
+TEST(Utf8, ValidatesStrictly) {
+  EXPECT_TRUE(is_valid_utf8("plain ascii"));
+  EXPECT_TRUE(is_valid_utf8("\xe2\x96\x81 \xef\xbd\x9c \xf0\x9f\x98\x80"));  // ▁ ｜ 😀
+  EXPECT_FALSE(is_valid_utf8("\xc0\xaf"));           // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xed\xa0\x80"));       // surrogate
+  EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));   // above U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("abc\xe2\x96"));        // truncated
+  EXPECT_EQ(valid_utf8_prefix("abc\xe2\x96"), 3u);
+  EXPECT_EQ(sanitize_utf8("a\xffz"), "a\xef\xbf\xbdz");
+}
+
+TEST(MappedFile, MapsBytesAndReportsMissingFiles) {
+  const auto path = testlib::temp_dir() / "mapped.bin";
+  testlib::write_file_bytes(path, {1, 2, 3, 4, 5});
+  MappedFile f(path.string());
+  ASSERT_EQ(f.size(), 5u);
+  EXPECT_EQ(f.data()[4], 5);
+  MappedFile moved = std::move(f);
+  EXPECT_EQ(moved.size(), 5u);
+
+  const auto empty = testlib::temp_dir() / "empty.bin";
+  testlib::write_file_bytes(empty, {});
+  EXPECT_EQ(MappedFile(empty.string()).size(), 0u);
+
+  try {
+    MappedFile missing((testlib::temp_dir() / "nope.bin").string());
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nope.bin"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("cannot open"), std::string::npos);
+  }
+  EXPECT_THROW(MappedFile(testlib::temp_dir().string()), Error);  // a directory
+}
+
+TEST(CpuFeatures, ConsistentWithCompilerBuiltins) {
+  const CpuFeatures f = detect_cpu_features();
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  EXPECT_EQ(f.avx2, static_cast<bool>(__builtin_cpu_supports("avx2")));
+  EXPECT_EQ(f.fma, static_cast<bool>(__builtin_cpu_supports("fma")));
+  EXPECT_EQ(f.avx512f, static_cast<bool>(__builtin_cpu_supports("avx512f")));
+  EXPECT_FALSE(f.vendor.empty());
+#endif
+  EXPECT_FALSE(f.summary().empty());
+  const std::string isa = f.best_isa();
+  EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "scalar") << isa;
+}
+
+}  // namespace
+}  // namespace r1

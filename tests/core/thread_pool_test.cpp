@@ -1,0 +1,66 @@
+// ThreadPool: every task runs exactly once, thread ids are in range, exceptions reach the caller.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace r1 {
+namespace {
+
+TEST(ThreadPool, RunsEveryTaskOnce) {
+  for (int threads : {1, 2, 3, 8}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (size_t n : {0u, 1u, 2u, 7u, 1000u}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<bool> bad_thread{false};
+      pool.parallel_for(n, [&](size_t task, int thread) {
+        hits[task].fetch_add(1);
+        if (thread < 0 || thread >= threads) bad_thread = true;
+      });
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "threads " << threads << " task " << i;
+      EXPECT_FALSE(bad_thread);
+    }
+  }
+}
+
+TEST(ThreadPool, ManyLoopsInARow) {
+  ThreadPool pool(4);
+  std::atomic<long> sum{0};
+  for (int round = 0; round < 2000; ++round) {
+    pool.parallel_for(5, [&](size_t task, int) { sum += static_cast<long>(task); });
+  }
+  EXPECT_EQ(sum.load(), 2000L * 10);
+}
+
+TEST(ThreadPool, RangeCoversEveryIndexOnce) {
+  ThreadPool pool(3);
+  for (size_t n : {1u, 5u, 97u, 10000u}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallel_range(n, 8, [&](size_t begin, size_t end, int) {
+      for (size_t i = begin; i < end; ++i) hits[i]++;
+    });
+    for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1);
+  }
+}
+
+TEST(ThreadPool, ExceptionIsRethrownAndPoolStaysUsable) {
+  ThreadPool pool(3);
+  std::atomic<int> ran{0};
+  EXPECT_THROW(pool.parallel_for(50,
+                                 [&](size_t task, int) {
+                                   ran++;
+                                   if (task == 17) throw std::runtime_error("task 17 failed");
+                                 }),
+               std::runtime_error);
+  EXPECT_EQ(ran.load(), 50);  // the other tasks still ran
+  std::atomic<int> after{0};
+  pool.parallel_for(10, [&](size_t, int) { after++; });
+  EXPECT_EQ(after.load(), 10);
+}
+
+}  // namespace
+}  // namespace r1
