@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
 
   Action action;
   add_inspect_command(app, &action);
+  add_tensor_command(app, &action);
 
   try {
     app.parse(argc, argv);
