@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <stdexcept>
 
@@ -54,11 +55,14 @@ void write_file_bytes(const std::filesystem::path& path, const std::vector<uint8
 }
 
 std::filesystem::path gunzip_to_temp(const std::filesystem::path& gz_path) {
+  // Keyed on the whole path: several fixtures share a file name (tokenizers/*/tokenizer.json.gz).
   std::string name = gz_path.filename().string();
   if (name.size() > 3 && name.substr(name.size() - 3) == ".gz") name.resize(name.size() - 3);
-  const auto out = temp_dir() / name;
+  const auto key = std::to_string(std::hash<std::string>{}(std::filesystem::absolute(gz_path).string()));
+  std::filesystem::create_directories(temp_dir() / key);
+  const auto out = temp_dir() / key / name;
   if (std::filesystem::exists(out)) return out;
-  const auto partial = temp_dir() / (name + ".partial");
+  const auto partial = temp_dir() / key / (name + ".partial");
   const std::string cmd = "gzip -dc '" + gz_path.string() + "' > '" + partial.string() + "'";
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot decompress " + gz_path.string());
   std::filesystem::rename(partial, out);

@@ -17,6 +17,8 @@ int main(int argc, char** argv) {
   Action action;
   add_inspect_command(app, &action);
   add_tensor_command(app, &action);
+  add_tokenize_command(app, &action);
+  add_detokenize_command(app, &action);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,53 @@
+// Backend: the coarse operations a model step is made of, behind one interface, so model code never knows
+// which kernels (scalar reference, SIMD, GPU) run. Each tensor's placement names the backend that runs the
+// ops reading it; a model can split its layers across backends.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ref_matmul.h"
+#include "ref_ops.h"
+
+namespace r1 {
+
+class ThreadPool;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times W^T (with llama.cpp's activation rounding).
+  virtual void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) = 0;
+  // dst: [w.cols] = row r of w, decoded (embedding lookup).
+  virtual void get_row(const WeightView& w, int64_t r, float* dst) = 0;
+  // Row-wise RMS norm of n_rows rows of n values (in place allowed).
+  virtual void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) = 0;
+  virtual void rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) = 0;
+  virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
+  virtual void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                         const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) = 0;
+};
+
+// The CPU backend over the reference kernels, parallel over output rows with a thread pool (null: serial).
+// Later SIMD kernels plug in here through the kernels/cpu dispatch table; model code does not change.
+class CpuBackend final : public Backend {
+ public:
+  explicit CpuBackend(ThreadPool* pool, std::string label = "cpu") : pool_(pool), label_(std::move(label)) {}
+  std::string name() const override { return label_; }
+
+  void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) override;
+  void get_row(const WeightView& w, int64_t r, float* dst) override;
+  void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) override;
+  void rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) override;
+  void swiglu(const float* gate, const float* up, float* out, int64_t n) override;
+  void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes, const uint8_t* v,
+                 uint64_t v_row_bytes, int64_t n_kv, float* out) override;
+
+ private:
+  ThreadPool* pool_;
+  std::string label_;
+};
+
+}  // namespace r1

@@ -1,0 +1,35 @@
+// CpuBackend: reference kernels, rows of a matmul spread over the thread pool.
+#include "backend.h"
+
+#include "thread_pool.h"
+
+namespace r1 {
+
+void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) {
+  if (pool_ == nullptr || pool_->size() == 1) {
+    matmul_ref(w, x, n_tokens, y, 0, w.rows);
+    return;
+  }
+  pool_->parallel_range(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end, int) {
+    matmul_ref(w, x, n_tokens, y, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+  });
+}
+
+void CpuBackend::get_row(const WeightView& w, int64_t r, float* dst) { weight_row_ref(w, r, dst); }
+
+void CpuBackend::rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
+  for (int64_t r = 0; r < n_rows; ++r) rms_norm_ref(x + r * n, weight, y + r * n, n, eps);
+}
+
+void CpuBackend::rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) {
+  rope_ref(x, n_heads, head_dim, pos, p);
+}
+
+void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) { swiglu_ref(gate, up, out, n); }
+
+void CpuBackend::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                           const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) {
+  attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out);
+}
+
+}  // namespace r1

@@ -1,0 +1,301 @@
+// AVX2 building blocks shared by the avx2/ kernels: the register-tiled loops for 256-element super-blocks
+// (Q8_K activations), 32-element blocks (Q8_0/Q8_1 activations) and float rows, written once over small
+// per-format "traits" structs that only unpack codes and scales. Included only by files compiled with
+// -mavx2 -mfma -mf16c; everything has internal linkage (see cpu_unpack.h for why).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+#include <utility>
+
+#include "cpu_kernel_table.h"
+#include "cpu_unpack.h"
+
+#define R1_AVX2_INLINE inline __attribute__((always_inline))
+
+namespace r1::cpu {
+namespace {
+
+// Calls f(std::integral_constant<int, J>) for J = 0 .. N-1, unrolled at compile time.
+template <int N, class F>
+R1_AVX2_INLINE void unroll(F&& f) {
+  [&]<int... J>(std::integer_sequence<int, J...>) { (f(std::integral_constant<int, J>{}), ...); }(
+      std::make_integer_sequence<int, N>{});
+}
+
+R1_AVX2_INLINE __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+R1_AVX2_INLINE __m128i loadu128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
+R1_AVX2_INLINE __m128i loadu64(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
+R1_AVX2_INLINE float load_f32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+R1_AVX2_INLINE float f16_at(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+R1_AVX2_INLINE float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+
+// 32 weight codes as the int8 dot product reads them. kUnsigned: u holds codes in [0, 127] and maddubs(u, a)
+// is the product. kSigned: u = |w| and s carries the signs, which are moved onto the activations
+// (maddubs(|w|, sign(a, w)) = sum w*a, exact while |w| * 127 * 2 < 2^15).
+enum class Codes { kUnsigned, kSigned };
+struct Chunk {
+  __m256i u;
+  __m256i s;
+};
+R1_AVX2_INLINE Chunk signed_chunk(__m256i w) { return {_mm256_abs_epi8(w), w}; }
+R1_AVX2_INLINE Chunk unsigned_chunk(__m256i u) { return {u, u}; }
+
+// 16 int16 sums of adjacent code × activation pairs.
+template <Codes K>
+R1_AVX2_INLINE __m256i pair_sums(const Chunk& c, __m256i a) {
+  if constexpr (K == Codes::kSigned) a = _mm256_sign_epi8(a, c.s);
+  return _mm256_maddubs_epi16(c.u, a);
+}
+
+// ---- super-blocks of 256 against Q8_K
+
+// What a format's prepare() fills per super-block: the integer scales per 16 elements as int16 (elements
+// 0..127 in sc_lo, 128..255 in sc_hi, each 8 scales repeated in both 128-bit lanes), the offsets per 16
+// (multiplied with the activations' bsums) and the float multipliers (see SuperBlockCodes).
+struct SuperPrep {
+  __m256i sc_lo, sc_hi;
+  __m256i off;
+  float d, doff;
+};
+
+R1_AVX2_INLINE void set_scales16(SuperPrep& p, const int16_t* sc16) {
+  p.sc_lo = _mm256_broadcastsi128_si256(loadu128(sc16));
+  p.sc_hi = _mm256_broadcastsi128_si256(loadu128(sc16 + 8));
+}
+// From 8 scales per 32 elements (int16 in a 128-bit register): each scale serves two groups of 16.
+R1_AVX2_INLINE void set_scales32(SuperPrep& p, __m128i sc8) {
+  p.sc_lo = _mm256_broadcastsi128_si256(_mm_unpacklo_epi16(sc8, sc8));
+  p.sc_hi = _mm256_broadcastsi128_si256(_mm_unpackhi_epi16(sc8, sc8));
+}
+
+// For chunk j (32 elements: groups 2j, 2j+1) the int16 scale of group 2j in the low lane and 2j+1 in the
+// high lane: a byte shuffle of sc_lo/sc_hi picking int16 entries 2k and 2k+1 (k = j % 4).
+template <int K>
+R1_AVX2_INLINE __m256i scale_pick_mask() {
+  constexpr short lo = static_cast<short>(((4 * K + 1) << 8) | (4 * K));
+  constexpr short hi = static_cast<short>(((4 * K + 3) << 8) | (4 * K + 2));
+  return _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
+}
+
+// One weight row against NT activation rows. T: static constexpr size_t kBytes; static constexpr Codes kCodes;
+// static constexpr bool kHasOff; struct Prep : SuperPrep; static void prepare(const uint8_t*, Prep&);
+// template <int J> static Chunk chunk(const uint8_t*, const Prep&).
+template <class T, int NT>
+R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, uint64_t a_stride, float* y,
+                               int64_t y_stride) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const uint8_t* blk = w + ib * static_cast<int64_t>(T::kBytes);
+    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    typename T::Prep p;
+    T::prepare(blk, p);
+    __m256i isum[NT];
+    for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
+    unroll<8>([&](auto J) {
+      constexpr int j = J;
+      const Chunk c = T::template chunk<j>(blk, p);
+      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi, scale_pick_mask<j % 4>());
+      for (int t = 0; t < NT; ++t) {
+        const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pair_sums<T::kCodes>(c, av), s));
+      }
+    });
+    for (int t = 0; t < NT; ++t) {
+      const float da = load_f32(ab + t * a_stride);
+      acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(p.d * da), _mm256_cvtepi32_ps(isum[t]), acc[t]);
+      if constexpr (T::kHasOff) {
+        const __m256i bsums = loadu256(ab + t * a_stride + kQ8_KBsumsOffset);
+        const __m256 o = _mm256_cvtepi32_ps(_mm256_madd_epi16(bsums, p.off));
+        acc[t] = _mm256_fnmadd_ps(_mm256_set1_ps(p.doff * da), o, acc[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) y[t * y_stride] = hsum(acc[t]);
+}
+
+// Walks the rows × tokens of a call in register tiles: tile<NR, NT>(row, token) with NT up to 4 tokens and
+// NR = kRows rows (kRows1 when a single token is left).
+template <int kRows, int kRows1, class Tile>
+R1_AVX2_INLINE void for_tiles(const DotArgs& a, Tile&& tile) {
+  auto rows = [&]<int NT>(int64_t t0) {
+    constexpr int NR = NT == 1 ? kRows1 : kRows;
+    int64_t r = 0;
+    for (; r + NR <= a.n_rows; r += NR) tile.template operator()<NR, NT>(r, t0);
+    for (; r < a.n_rows; ++r) tile.template operator()<1, NT>(r, t0);
+  };
+  int64_t t0 = 0;
+  for (; t0 + 4 <= a.n_tokens; t0 += 4) rows.template operator()<4>(t0);
+  switch (a.n_tokens - t0) {
+    case 3: rows.template operator()<3>(t0); break;
+    case 2: rows.template operator()<2>(t0); break;
+    case 1: rows.template operator()<1>(t0); break;
+    default: break;
+  }
+}
+
+template <class T>
+void dot_super(const DotArgs& a) noexcept {
+  const int64_t nb = a.n / 256;
+  for_tiles<1, 1>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
+    super_tile<T, NT>(nb, a.w + r * a.w_stride, a.a + t0 * a.a_stride, a.a_stride, a.y + t0 * a.y_stride + r,
+                      a.y_stride);
+  });
+}
+
+// Any super-block format through its scalar unpacker (cpu_unpack.h): the codes go through L1 once, the dot
+// products are SIMD. For formats without a hand-written AVX2 unpack yet.
+template <void (*Unpack)(const uint8_t*, SuperBlockCodes&), size_t kBlockBytes>
+struct SuperFromScalar {
+  static constexpr size_t kBytes = kBlockBytes;
+  static constexpr Codes kCodes = Codes::kSigned;
+  static constexpr bool kHasOff = true;
+  struct Prep : SuperPrep {
+    SuperBlockCodes u;
+  };
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    Unpack(b, p.u);
+    if (!p.u.has_off) std::memset(p.u.off, 0, sizeof p.u.off);
+    set_scales16(p, p.u.sc);
+    p.off = loadu256(p.u.off);
+    p.d = p.u.d;
+    p.doff = p.u.doff;
+  }
+  template <int J>
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t*, const Prep& p) {
+    return signed_chunk(loadu256(p.u.q + 32 * J));
+  }
+};
+
+// ---- blocks of 32 against Q8_0 / Q8_1
+// T: static constexpr size_t kBytes; static constexpr Codes kCodes; static constexpr bool kQ8_1;
+// static void load(const uint8_t* block, Chunk&, float& d, float& m).
+
+template <class T, int NR, int NT>
+R1_AVX2_INLINE void block32_tile(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a,
+                                 uint64_t a_stride, float* y, int64_t y_stride) {
+  constexpr int64_t kAct = T::kQ8_1 ? kQ8_1Bytes : kQ8_0Bytes;
+  constexpr int64_t kActQs = T::kQ8_1 ? 4 : 2;
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256 acc[NR][NT];
+  float macc[NR][NT];
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) {
+      acc[r][t] = _mm256_setzero_ps();
+      macc[r][t] = 0.0f;
+    }
+  }
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    Chunk c[NR];
+    float dw[NR], mw[NR];
+    for (int r = 0; r < NR; ++r) T::load(w + r * w_stride + ib * static_cast<int64_t>(T::kBytes), c[r], dw[r], mw[r]);
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* ab = a + t * a_stride + ib * kAct;
+      const __m256i av = loadu256(ab + kActQs);
+      const float da = f16_at(ab);
+      for (int r = 0; r < NR; ++r) {
+        const __m256 p = _mm256_cvtepi32_ps(_mm256_madd_epi16(pair_sums<T::kCodes>(c[r], av), ones));
+        acc[r][t] = _mm256_fmadd_ps(_mm256_set1_ps(dw[r] * da), p, acc[r][t]);
+        if constexpr (T::kQ8_1) macc[r][t] += mw[r] * f16_at(ab + 2);
+      }
+    }
+  }
+  for (int r = 0; r < NR; ++r) {
+    for (int t = 0; t < NT; ++t) y[t * y_stride + r] = hsum(acc[r][t]) + macc[r][t];
+  }
+}
+
+template <class T>
+void dot_block32(const DotArgs& a) noexcept {
+  const int64_t nb = a.n / 32;
+  for_tiles<2, 4>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
+    block32_tile<T, NR, NT>(nb, a.w + r * a.w_stride, a.w_stride, a.a + t0 * a.a_stride, a.a_stride,
+                            a.y + t0 * a.y_stride + r, a.y_stride);
+  });
+}
+
+// ---- float rows (F32, F16, BF16 weights; activations are float32 rounded to the weight's format)
+
+template <GgmlType K>
+R1_AVX2_INLINE __m256 load8(const uint8_t* w, int64_t i) {
+  if constexpr (K == GgmlType::kF32) return _mm256_loadu_ps(reinterpret_cast<const float*>(w) + i);
+  else if constexpr (K == GgmlType::kF16) return _mm256_cvtph_ps(loadu128(w + 2 * i));
+  else return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(loadu128(w + 2 * i)), 16));
+}
+template <GgmlType K>
+R1_AVX2_INLINE float load1(const uint8_t* w, int64_t i) {
+  if constexpr (K == GgmlType::kF32) return load_f32(w + 4 * i);
+  else if constexpr (K == GgmlType::kF16) return f16_at(w + 2 * i);
+  else {
+    uint16_t h;
+    std::memcpy(&h, w + 2 * i, 2);
+    const uint32_t bits = static_cast<uint32_t>(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  }
+}
+
+template <GgmlType K, int NT>
+R1_AVX2_INLINE void float_tile(int64_t n, const uint8_t* w, const uint8_t* a, uint64_t a_stride, float* y,
+                               int64_t y_stride) {
+  constexpr int U = NT == 1 ? 4 : 1;  // independent accumulators per token to hide the FMA latency
+  __m256 acc[NT][U];
+  for (int t = 0; t < NT; ++t) {
+    for (int u = 0; u < U; ++u) acc[t][u] = _mm256_setzero_ps();
+  }
+  const float* x[NT];
+  for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a + t * a_stride);
+  int64_t i = 0;
+  for (; i + 8 * U <= n; i += 8 * U) {
+    for (int u = 0; u < U; ++u) {
+      const __m256 wv = load8<K>(w, i + 8 * u);
+      for (int t = 0; t < NT; ++t) acc[t][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i + 8 * u), acc[t][u]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 wv = load8<K>(w, i);
+    for (int t = 0; t < NT; ++t) acc[t][0] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i), acc[t][0]);
+  }
+  for (int t = 0; t < NT; ++t) {
+    for (int u = 1; u < U; ++u) acc[t][0] = _mm256_add_ps(acc[t][0], acc[t][u]);
+    float s = hsum(acc[t][0]);
+    for (int64_t k = i; k < n; ++k) s += load1<K>(w, k) * x[t][k];
+    y[t * y_stride] = s;
+  }
+}
+
+template <GgmlType K>
+void dot_float(const DotArgs& a) noexcept {
+  for_tiles<1, 1>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
+    float_tile<K, NT>(a.n, a.w + r * a.w_stride, a.a + t0 * a.a_stride, a.a_stride, a.y + t0 * a.y_stride + r,
+                      a.y_stride);
+  });
+}
+
+}  // namespace
+}  // namespace r1::cpu
+
+namespace r1::cpu::avx2 {
+// Each avx2_*.cpp file puts its kernels in the table (entries indexed by GgmlType id).
+void register_kquants(KernelTable& t);
+void register_iquants(KernelTable& t);
+void register_legacy(KernelTable& t);
+}  // namespace r1::cpu::avx2

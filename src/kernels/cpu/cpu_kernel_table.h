@@ -1,0 +1,69 @@
+// Internal to src/kernels/cpu: the per-ISA dispatch table, the activation block layouts the kernels read,
+// and the argument block every dot kernel takes. The public face is cpu_kernels.h; the kernels themselves
+// live in cpu_scalar.cpp (plain C++) and the avx2/ and avx512/ folders (intrinsics, own compile flags).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "type_table.h"
+
+namespace r1::cpu {
+
+// Q8_1 activations (paired with Q4_1/Q5_1 weights): d and s = d * sum(qs) are fp16 bits, as in llama.cpp.
+struct ActQ8_1 {
+  uint16_t d;
+  uint16_t s;
+  int8_t qs[32];
+};
+static_assert(sizeof(ActQ8_1) == 36);
+
+// Byte offsets inside the activation blocks (Q8_0: {fp16 d, qs[32]}; Q8_K: {float d, qs[256], int16 bsums[16]}).
+inline constexpr size_t kQ8_0Bytes = 34;
+inline constexpr size_t kQ8_1Bytes = 36;
+inline constexpr size_t kQ8_KBytes = 292;
+inline constexpr size_t kQ8_KQsOffset = 4;
+inline constexpr size_t kQ8_KBsumsOffset = 260;
+
+// One call computes y[t * y_stride + r] = dot(weight row r, activation row t) for r < n_rows, t < n_tokens.
+// Weight rows are w_stride bytes apart, activation rows a_stride bytes apart; both need no alignment.
+// The activation rows are in the format activation_type_for(weight type) names; F32/F16/BF16 activations
+// are stored as float32 values already rounded to that format. Cache blocking is the caller's: it passes
+// a row block small enough to stay in cache while the kernel walks the tokens in register tiles.
+struct DotArgs {
+  int64_t n = 0;  // elements per row (a multiple of the weight type's block size)
+  const uint8_t* w = nullptr;
+  uint64_t w_stride = 0;
+  int64_t n_rows = 0;
+  const uint8_t* a = nullptr;
+  uint64_t a_stride = 0;
+  int64_t n_tokens = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+using DotFn = void (*)(const DotArgs& args) noexcept;
+
+inline constexpr size_t kMaxTypeId = 64;
+
+// A plain aggregate (no constructor or member function the ISA files would have to emit: see cpu_unpack.h);
+// value-initialize it with `KernelTable t{};`.
+struct KernelTable {
+  const char* isa;
+  DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
+
+  // Only called from baseline-compiled code (cpu_kernels.cpp).
+  DotFn find(GgmlType t) const {
+    const auto id = static_cast<size_t>(t);
+    return id < kMaxTypeId ? dot[id] : nullptr;
+  }
+};
+
+// Filled once (function-local statics, immutable afterwards). avx2_table()/avx512_table() may only be called
+// when the CPU has those features; they are compiled only on x86-64.
+const KernelTable& scalar_table();
+#if defined(__x86_64__)
+const KernelTable& avx2_table();
+const KernelTable& avx512_table();
+#endif
+
+}  // namespace r1::cpu

@@ -1,0 +1,207 @@
+// CpuKernels: ISA selection, activation quantization, cache blocking over rows, and the decode-to-float path
+// for weight types that have no block kernel. The kernels are in cpu_scalar.cpp, avx2/ and avx512/.
+#include "cpu_kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "check.h"
+#include "cpu_features.h"
+#include "cpu_kernel_table.h"
+#include "error.h"
+#include "half.h"
+#include "quant_row.h"
+
+namespace r1 {
+namespace {
+
+// Q8_1 as llama.cpp's x86 path makes it: d = amax/127 kept as fp16, codes rounded half-to-even from
+// x * (127/amax), s = fp16(d * sum of codes) with the unrounded d.
+void quantize_row_q8_1(const float* x, uint8_t* dst, int64_t n) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    cpu::ActQ8_1 blk;
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      blk.qs[i] = static_cast<int8_t>(std::nearbyint(xb[i] * id));
+      sum += blk.qs[i];
+    }
+    blk.d = fp32_to_fp16(d);
+    blk.s = fp32_to_fp16(d * static_cast<float>(sum));
+    std::memcpy(dst + b * sizeof blk, &blk, sizeof blk);
+  }
+}
+
+const cpu::KernelTable& table_for(CpuIsa isa) {
+  switch (isa) {
+#if defined(__x86_64__)
+    case CpuIsa::kAvx2: return cpu::avx2_table();
+    case CpuIsa::kAvx512: return cpu::avx512_table();
+#endif
+    default: return cpu::scalar_table();
+  }
+}
+
+bool cpu_has(const CpuFeatures& f, CpuIsa isa) {
+#if defined(__x86_64__)
+  switch (isa) {
+    case CpuIsa::kScalar: return true;
+    case CpuIsa::kAvx2: return f.avx2 && f.fma && f.f16c;
+    case CpuIsa::kAvx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx2 && f.fma && f.f16c;
+  }
+  return false;
+#else
+  return isa == CpuIsa::kScalar;
+#endif
+}
+
+bool is_float_type(GgmlType t) { return t == GgmlType::kF32 || t == GgmlType::kF16 || t == GgmlType::kBF16; }
+
+// Rows per cache block when several tokens share the weights: small enough that the block's weight rows
+// stay in L1/L2 while the kernel walks every token over them.
+constexpr int64_t kRowBlock = 16;
+
+}  // namespace
+
+std::string_view cpu_isa_name(CpuIsa isa) {
+  switch (isa) {
+    case CpuIsa::kScalar: return "scalar";
+    case CpuIsa::kAvx2: return "avx2";
+    case CpuIsa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+CpuKernels CpuKernels::for_isa(CpuIsa isa) { return CpuKernels(isa, &table_for(isa)); }
+
+CpuKernels CpuKernels::scalar() { return for_isa(CpuIsa::kScalar); }
+
+std::vector<CpuIsa> CpuKernels::available(const CpuFeatures& features) {
+  std::vector<CpuIsa> out;
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (cpu_has(features, isa)) out.push_back(isa);
+  }
+  return out;
+}
+
+CpuKernels CpuKernels::select(const CpuFeatures& features) { return for_isa(available(features).back()); }
+
+CpuKernels CpuKernels::select(const CpuFeatures& features, std::string_view isa) {
+  if (isa.empty() || isa == "auto") return select(features);
+  for (CpuIsa candidate : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (cpu_isa_name(candidate) != isa) continue;
+    if (!cpu_has(features, candidate)) throw_error("this CPU cannot run the {} kernels (it has: {})", isa, features.summary());
+    return for_isa(candidate);
+  }
+  throw_error("unknown kernel ISA '{}' (expected scalar, avx2, avx512 or auto)", isa);
+}
+
+bool CpuKernels::supports(GgmlType weight_type) {
+  return cpu::scalar_table().find(weight_type) != nullptr ||
+         (weight_type != GgmlType::kQ8_1 && activation_type_for(weight_type) != GgmlType::kQ8_1 &&
+          can_dequantize(weight_type));
+}
+
+bool CpuKernels::has_kernel(GgmlType weight_type) const { return table_->find(weight_type) != nullptr; }
+
+void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int64_t n_tokens, int64_t cols,
+                                      CpuActivations& out) const {
+  R1_CHECK(supports(weight_type), "no CPU matmul for this weight type");
+  const GgmlType act = activation_type_for(weight_type);
+  out.weight_type = weight_type;
+  out.type = act;
+  out.cols = cols;
+  out.n_tokens = n_tokens;
+  switch (act) {
+    case GgmlType::kQ8_0: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_0Bytes; break;
+    case GgmlType::kQ8_1: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_1Bytes; break;
+    case GgmlType::kQ8_K: R1_CHECK(cols % 256 == 0); out.row_bytes = cols / 256 * cpu::kQ8_KBytes; break;
+    default: R1_CHECK(is_float_type(act)); out.row_bytes = static_cast<uint64_t>(cols) * sizeof(float); break;
+  }
+  out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* xt = x + t * cols;
+    uint8_t* dst = out.data.data() + t * out.row_bytes;
+    switch (act) {
+      case GgmlType::kQ8_0: quantize_row_q8_0_activations(xt, dst, cols); break;
+      case GgmlType::kQ8_1: quantize_row_q8_1(xt, dst, cols); break;
+      case GgmlType::kQ8_K: quantize_row_q8_k_activations(xt, dst, cols); break;
+      case GgmlType::kF16:
+        for (int64_t i = 0; i < cols; ++i) {
+          const float v = fp16_to_fp32(fp32_to_fp16(xt[i]));
+          std::memcpy(dst + 4 * i, &v, 4);
+        }
+        break;
+      case GgmlType::kBF16:
+        for (int64_t i = 0; i < cols; ++i) {
+          const float v = bf16_to_fp32(fp32_to_bf16(xt[i]));
+          std::memcpy(dst + 4 * i, &v, 4);
+        }
+        break;
+      default: std::memcpy(dst, xt, out.row_bytes); break;
+    }
+  }
+  out.decoded.clear();
+  if (cpu::scalar_table().find(weight_type) == nullptr) {
+    // The decode-to-float path multiplies in float: keep the activations as the dot product sees them.
+    out.decoded.resize(static_cast<size_t>(n_tokens * cols));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      if (is_float_type(act)) std::memcpy(out.decoded.data() + t * cols, out.data.data() + t * out.row_bytes, out.row_bytes);
+      else dequantize_row(act, out.data.data() + t * out.row_bytes, out.decoded.data() + t * cols, cols);
+    }
+  }
+}
+
+void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin,
+                        int64_t row_end) const noexcept {
+  R1_DCHECK(act.weight_type == w.type && act.cols == w.cols);
+  R1_DCHECK(0 <= row_begin && row_begin <= row_end && row_end <= w.rows);
+  if (row_begin >= row_end || act.n_tokens == 0) return;
+  cpu::DotFn fn = table_->find(w.type);
+  if (fn == nullptr) fn = cpu::scalar_table().find(w.type);
+  if (fn == nullptr) {
+    // No block kernel: decode each row to float and multiply in double (the reference's way, but without
+    // re-rounding the activations per call). dequantize_row cannot fail here: supports() checked the type.
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = row_begin; r < row_end; ++r) {
+      dequantize_row(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, row.data(), w.cols);
+      for (int64_t t = 0; t < act.n_tokens; ++t) {
+        const float* a = act.decoded.data() + t * w.cols;
+        double s = 0.0;
+        for (int64_t i = 0; i < w.cols; ++i) s += static_cast<double>(row[static_cast<size_t>(i)]) * a[i];
+        y[t * w.rows + r] = static_cast<float>(s);
+      }
+    }
+    return;
+  }
+  // One token: stream all rows once. Several tokens: blocks of rows, each multiplied with every token while
+  // it is in cache.
+  const int64_t block = act.n_tokens == 1 ? row_end - row_begin : kRowBlock;
+  for (int64_t r0 = row_begin; r0 < row_end; r0 += block) {
+    cpu::DotArgs args;
+    args.n = w.cols;
+    args.w = w.data + static_cast<uint64_t>(r0) * w.row_bytes;
+    args.w_stride = w.row_bytes;
+    args.n_rows = std::min(block, row_end - r0);
+    args.a = act.data.data();
+    args.a_stride = act.row_bytes;
+    args.n_tokens = act.n_tokens;
+    args.y = y + r0;
+    args.y_stride = w.rows;
+    fn(args);
+  }
+}
+
+void CpuKernels::matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
+                        int64_t row_end) const {
+  CpuActivations act;
+  quantize_activations(w.type, x, n_tokens, w.cols, act);
+  matmul(w, act, y, row_begin, row_end);
+}
+
+}  // namespace r1

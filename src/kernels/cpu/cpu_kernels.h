@@ -1,0 +1,73 @@
+// The CPU kernels' public face: a dispatch object chosen once from r1::CpuFeatures (or forced to an ISA for
+// tests) whose matmul has the contract of matmul_ref (ref_matmul.h). Activations are quantized once per
+// call to the format llama.cpp pairs with the weight type; each weight row is then multiplied block by block
+// as stored in the file (integer dot products for the quantized formats). Threading and the choice of row
+// ranges are the caller's (the backend); this object is immutable and safe to share between threads.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "ref_matmul.h"
+#include "type_table.h"
+
+namespace r1 {
+
+struct CpuFeatures;
+namespace cpu {
+struct KernelTable;
+}
+
+enum class CpuIsa { kScalar, kAvx2, kAvx512 };
+std::string_view cpu_isa_name(CpuIsa isa);
+
+// Activations of one matmul, quantized once and shared by every row range (and thread) of that matmul.
+// data: [n_tokens, row_bytes]; for F32/F16/BF16 weights the rows hold float32 values rounded to that format.
+struct CpuActivations {
+  GgmlType weight_type = GgmlType::kF32;
+  GgmlType type = GgmlType::kF32;  // activation_type_for(weight_type)
+  int64_t cols = 0;
+  int64_t n_tokens = 0;
+  uint64_t row_bytes = 0;
+  std::vector<uint8_t> data;
+  // Only for weight types with no integer kernel: the activations as the dot product sees them, in float.
+  std::vector<float> decoded;
+};
+
+class CpuKernels {
+ public:
+  // The best ISA the features allow.
+  static CpuKernels select(const CpuFeatures& features);
+  // A named ISA ("scalar", "avx2", "avx512"); throws r1::Error when the name is unknown or the CPU lacks it.
+  static CpuKernels select(const CpuFeatures& features, std::string_view isa);
+  static CpuKernels scalar();
+  // Every ISA this CPU can run, scalar first (for tests and benchmarks).
+  static std::vector<CpuIsa> available(const CpuFeatures& features);
+  static CpuKernels for_isa(CpuIsa isa);  // the caller has checked available()
+
+  CpuIsa isa() const { return isa_; }
+  std::string_view isa_name() const { return cpu_isa_name(isa_); }
+
+  // True when matmul can handle this weight type at all, and when it has a block kernel for it in this ISA
+  // (otherwise a slow decode-to-float path runs).
+  static bool supports(GgmlType weight_type);
+  bool has_kernel(GgmlType weight_type) const;
+
+  // x: [n_tokens, cols] row-major, cols a multiple of the weight type's block size.
+  void quantize_activations(GgmlType weight_type, const float* x, int64_t n_tokens, int64_t cols,
+                            CpuActivations& out) const;
+
+  // y[t, r] for rows [row_begin, row_end): y: [n_tokens, w.rows] row-major. act must come from
+  // quantize_activations for w.type and w.cols.
+  void matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin, int64_t row_end) const noexcept;
+  // Same as matmul_ref: quantizes x, then multiplies.
+  void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) const;
+
+ private:
+  CpuKernels(CpuIsa isa, const cpu::KernelTable* table) : isa_(isa), table_(table) {}
+  CpuIsa isa_;
+  const cpu::KernelTable* table_;
+};
+
+}  // namespace r1

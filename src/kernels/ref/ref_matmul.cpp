@@ -1,0 +1,139 @@
+// Reference matmul: activation rounding per weight type (as llama.cpp's x86 CPU backend does it), then
+// decoded-row dot products in double.
+#include "ref_matmul.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "check.h"
+#include "half.h"
+#include "quant_row.h"
+
+namespace r1 {
+
+GgmlType activation_type_for(GgmlType weight_type) {
+  switch (weight_type) {
+    case GgmlType::kF32: return GgmlType::kF32;
+    case GgmlType::kF16: return GgmlType::kF16;
+    case GgmlType::kBF16: return GgmlType::kBF16;
+    case GgmlType::kQ4_1:
+    case GgmlType::kQ5_1:
+    case GgmlType::kQ8_1: return GgmlType::kQ8_1;
+    case GgmlType::kQ4_0:
+    case GgmlType::kQ5_0:
+    case GgmlType::kQ8_0:
+    case GgmlType::kIQ4_NL:
+    case GgmlType::kMXFP4:
+    case GgmlType::kNVFP4:
+    case GgmlType::kQ1_0:
+    case GgmlType::kQ2_0: return GgmlType::kQ8_0;
+    default: return GgmlType::kQ8_K;
+  }
+}
+
+namespace {
+
+// Q8_1 as llama.cpp's AVX2 path makes it: d = amax/127 (kept as fp16), codes rounded half-to-even from
+// x * (127/amax), and s = fp16(d * sum of codes), which the Q4_1/Q5_1 dot products use for the offset term.
+struct Q8_1Block {
+  float d;      // fp16-rounded scale
+  float s;      // fp16-rounded d * sum(q)
+  int8_t q[32];
+};
+
+void quantize_q8_1(const float* x, int64_t n, std::vector<Q8_1Block>& out) {
+  out.resize(static_cast<size_t>(n / 32));
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    int sum = 0;
+    Q8_1Block& blk = out[static_cast<size_t>(b)];
+    for (int i = 0; i < 32; ++i) {
+      blk.q[i] = static_cast<int8_t>(std::nearbyint(xb[i] * id));  // default rounding: half to even
+      sum += blk.q[i];
+    }
+    blk.d = fp16_to_fp32(fp32_to_fp16(d));
+    blk.s = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
+  }
+}
+
+// The activation row as the dot product sees it (for every format except Q8_1, which needs its s term).
+void round_activations(GgmlType act, const float* x, int64_t n, float* out, std::vector<uint8_t>& scratch) {
+  switch (act) {
+    case GgmlType::kF32: std::memcpy(out, x, static_cast<size_t>(n) * sizeof(float)); return;
+    case GgmlType::kF16:
+      for (int64_t i = 0; i < n; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+      return;
+    case GgmlType::kBF16:
+      for (int64_t i = 0; i < n; ++i) out[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+      return;
+    case GgmlType::kQ8_0:
+      scratch.resize(*row_bytes(type_info(GgmlType::kQ8_0), static_cast<uint64_t>(n)));
+      quantize_row_q8_0_activations(x, scratch.data(), n);
+      dequantize_row(GgmlType::kQ8_0, scratch.data(), out, n);
+      return;
+    case GgmlType::kQ8_K:
+      scratch.resize(*row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(n)));
+      quantize_row_q8_k_activations(x, scratch.data(), n);
+      dequantize_row(GgmlType::kQ8_K, scratch.data(), out, n);
+      return;
+    default: R1_CHECK(false, "unexpected activation type");
+  }
+}
+
+}  // namespace
+
+void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
+  dequantize_row(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, dst, w.cols);
+}
+
+void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) {
+  const GgmlType act = activation_type_for(w.type);
+  const int64_t k = w.cols;
+  std::vector<float> xa(static_cast<size_t>(n_tokens * k));
+  std::vector<uint8_t> scratch;
+  std::vector<std::vector<Q8_1Block>> q81(act == GgmlType::kQ8_1 ? static_cast<size_t>(n_tokens) : 0);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    if (act == GgmlType::kQ8_1) {
+      quantize_q8_1(x + t * k, k, q81[static_cast<size_t>(t)]);
+      for (int64_t b = 0; b < k / 32; ++b) {
+        const Q8_1Block& blk = q81[static_cast<size_t>(t)][static_cast<size_t>(b)];
+        for (int i = 0; i < 32; ++i) xa[static_cast<size_t>(t * k + b * 32 + i)] = blk.d * blk.q[i];
+      }
+    } else {
+      round_activations(act, x + t * k, k, xa.data() + t * k, scratch);
+    }
+  }
+  std::vector<float> row(static_cast<size_t>(k));
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+    dequantize_row(w.type, src, row.data(), k);
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const float* a = xa.data() + t * k;
+      double sum = 0.0;
+      if (act == GgmlType::kQ8_1) {
+        // Q4_1/Q5_1 blocks start with fp16 d and fp16 m; w = d*q + m, and llama.cpp computes
+        // sum(d*q * a) + m * s, with s the fp16-rounded block sum of the activations.
+        const uint64_t block_bytes = type_info(w.type).type_size;
+        for (int64_t b = 0; b < k / 32; ++b) {
+          uint16_t m16;
+          std::memcpy(&m16, src + b * block_bytes + 2, 2);
+          const double m = fp16_to_fp32(m16);
+          double block = 0.0;
+          for (int i = 0; i < 32; ++i) block += (row[static_cast<size_t>(b * 32 + i)] - m) * a[b * 32 + i];
+          sum += block + m * q81[static_cast<size_t>(t)][static_cast<size_t>(b)].s;
+        }
+      } else {
+        for (int64_t i = 0; i < k; ++i) sum += static_cast<double>(row[static_cast<size_t>(i)]) * a[i];
+      }
+      y[t * w.rows + r] = static_cast<float>(sum);
+    }
+  }
+}
+
+}  // namespace r1

@@ -1,0 +1,32 @@
+// Reference matrix multiplication over weights in any GGUF block format: the obviously-correct oracle for
+// the SIMD kernels, and the fallback. It reproduces what llama.cpp's CPU backend computes: activations are
+// first rounded to the format that backend's dot product uses for the weight type (Q8_0, Q8_1, Q8_K, F16,
+// BF16 or F32), then each weight row is decoded and multiplied in double precision.
+#pragma once
+
+#include <cstdint>
+
+#include "type_table.h"
+
+namespace r1 {
+
+// A 2-D weight matrix as stored in the file: rows of `cols` elements, `row_bytes` apart.
+struct WeightView {
+  GgmlType type = GgmlType::kF32;
+  const uint8_t* data = nullptr;
+  int64_t rows = 0;  // output features
+  int64_t cols = 0;  // input features (the fastest-varying GGUF dimension)
+  uint64_t row_bytes = 0;
+};
+
+// The activation format llama.cpp's CPU backend pairs with a weight type ("vec_dot_type").
+GgmlType activation_type_for(GgmlType weight_type);
+
+// y[t, r] = sum_i W[r, i] * a(x[t, i]) for t < n_tokens, where a() rounds activations as llama.cpp does.
+// x: [n_tokens, w.cols] row-major; y: [n_tokens, w.rows] row-major. Rows [row_begin, row_end) only.
+void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end);
+
+// Decodes row r of a weight matrix into dst[w.cols] (embedding lookups).
+void weight_row_ref(const WeightView& w, int64_t r, float* dst);
+
+}  // namespace r1

@@ -1,0 +1,172 @@
+// Reference transformer ops. Each follows the formula it names, with llama.cpp's accumulation choices where
+// they change results measurably (noted inline).
+#include "ref_ops.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include "half.h"
+#include "quant_row.h"
+
+namespace r1 {
+
+void rms_norm_ref(const float* x, const float* weight, float* y, int64_t n, float eps) {
+  double sum = 0.0;  // llama.cpp sums squares in double (ggml_float)
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * (weight ? weight[i] : 1.0f);
+}
+
+namespace {
+
+// YaRN correction range: the dimension index at which a rotation completes n_rot turns over n_ctx_orig.
+float yarn_corr_dim(int n_dims, int n_ctx_orig, float n_rot, float base) {
+  return static_cast<float>(n_dims) * std::log(static_cast<float>(n_ctx_orig) / (n_rot * 2.0f * static_cast<float>(M_PI))) /
+         (2.0f * std::log(base));
+}
+
+}  // namespace
+
+void rope_ref(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) {
+  const int n_rot = p.n_rot;
+  const float theta_scale = std::pow(p.freq_base, -2.0f / static_cast<float>(n_rot));
+  float corr_low = 0.0f, corr_high = 0.0f;
+  if (p.ext_factor != 0.0f) {
+    corr_low = std::max(0.0f, std::floor(yarn_corr_dim(n_rot, p.n_ctx_orig, p.beta_fast, p.freq_base)));
+    corr_high = std::min(static_cast<float>(n_rot - 1), std::ceil(yarn_corr_dim(n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
+  }
+  // cos/sin per rotated pair. theta is advanced by repeated multiplication, as llama.cpp does (the rounding
+  // of that product is part of its results).
+  std::vector<float> cos_t(static_cast<size_t>(n_rot / 2)), sin_t(static_cast<size_t>(n_rot / 2));
+  float theta_base = static_cast<float>(pos);
+  for (int i = 0; i < n_rot / 2; ++i) {
+    const float ff = p.freq_factors ? p.freq_factors[i] : 1.0f;
+    const float theta_extrap = theta_base / ff;
+    const float theta_interp = p.freq_scale * theta_extrap;
+    float theta = theta_interp;
+    float mscale = p.attn_factor;
+    if (p.ext_factor != 0.0f) {
+      const float y = (static_cast<float>(i) - corr_low) / std::max(0.001f, corr_high - corr_low);
+      const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
+      theta = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
+      mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+    }
+    cos_t[static_cast<size_t>(i)] = std::cos(theta) * mscale;
+    sin_t[static_cast<size_t>(i)] = std::sin(theta) * mscale;
+    theta_base *= theta_scale;
+  }
+  for (int h = 0; h < n_heads; ++h) {
+    float* xh = x + static_cast<int64_t>(h) * head_dim;
+    for (int i = 0; i < n_rot / 2; ++i) {
+      const int a = p.style == RopeStyle::kNeox ? i : 2 * i;
+      const int b = p.style == RopeStyle::kNeox ? i + n_rot / 2 : 2 * i + 1;
+      const float x0 = xh[a], x1 = xh[b];
+      xh[a] = x0 * cos_t[static_cast<size_t>(i)] - x1 * sin_t[static_cast<size_t>(i)];
+      xh[b] = x0 * sin_t[static_cast<size_t>(i)] + x1 * cos_t[static_cast<size_t>(i)];
+    }
+  }
+}
+
+void swiglu_ref(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
+namespace {
+
+// Decodes head h's slice of a cached row (row holds n_heads_in_row heads of dim values in type).
+void cached_head(GgmlType type, const uint8_t* row, int h, int dim, float* out) {
+  const TypeInfo& info = type_info(type);
+  const uint64_t offset = static_cast<uint64_t>(h) * dim / info.block_size * info.type_size;
+  dequantize_row(type, row + offset, out, dim);
+}
+
+// The query as the K dot product sees it: rounded to the activation format of the cache type.
+void round_query(GgmlType k_type, const float* q, int dim, float* out) {
+  if (k_type == GgmlType::kF16) {
+    for (int i = 0; i < dim; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
+  } else if (k_type == GgmlType::kQ8_0) {
+    std::vector<uint8_t> blocks(static_cast<size_t>(dim / 32 * 34));
+    quantize_row_q8_0_activations(q, blocks.data(), dim);
+    dequantize_row(GgmlType::kQ8_0, blocks.data(), out, dim);
+  } else {
+    std::memcpy(out, q, static_cast<size_t>(dim) * sizeof(float));
+  }
+}
+
+double dot(const float* a, const float* b, int n) {
+  double s = 0.0;
+  for (int i = 0; i < n; ++i) s += static_cast<double>(a[i]) * b[i];
+  return s;
+}
+
+}  // namespace
+
+void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                   const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) {
+  const int group = p.n_head / p.n_head_kv;
+  std::vector<float> qh(static_cast<size_t>(p.head_dim_k)), kh(static_cast<size_t>(p.head_dim_k));
+  std::vector<float> vh(static_cast<size_t>(p.head_dim_v));
+  std::vector<float> scores(static_cast<size_t>(n_kv));
+  for (int h = 0; h < p.n_head; ++h) {
+    const int hk = h / group;
+    round_query(p.k_type, q + static_cast<int64_t>(h) * p.head_dim_k, p.head_dim_k, qh.data());
+    float* oh = out + static_cast<int64_t>(h) * p.head_dim_v;
+    if (!p.flash) {
+      // softmax(scale * q.k) then the probabilities, rounded like an activation for V's type, weight V.
+      float max_s = -INFINITY;
+      for (int64_t j = 0; j < n_kv; ++j) {
+        cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
+        scores[static_cast<size_t>(j)] = static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k)) * p.scale;
+        max_s = std::max(max_s, scores[static_cast<size_t>(j)]);
+      }
+      double sum = 0.0;
+      for (auto& s : scores) {
+        s = std::exp(s - max_s);
+        sum += s;
+      }
+      const float inv = static_cast<float>(1.0 / sum);
+      for (auto& s : scores) {
+        s *= inv;
+        if (p.v_type == GgmlType::kF16) s = fp16_to_fp32(fp32_to_fp16(s));
+      }
+      std::vector<double> acc(static_cast<size_t>(p.head_dim_v), 0.0);
+      for (int64_t j = 0; j < n_kv; ++j) {
+        cached_head(p.v_type, v + j * v_row_bytes, hk, p.head_dim_v, vh.data());
+        for (int d = 0; d < p.head_dim_v; ++d) acc[static_cast<size_t>(d)] += static_cast<double>(scores[static_cast<size_t>(j)]) * vh[static_cast<size_t>(d)];
+      }
+      for (int d = 0; d < p.head_dim_v; ++d) oh[d] = static_cast<float>(acc[static_cast<size_t>(d)]);
+      continue;
+    }
+    // Flash attention as llama.cpp's CPU kernel computes it: online softmax in float over the positions in
+    // order; with an F16 V cache the running output is kept in fp16 (each update rounded), else in f32.
+    float running_sum = 0.0f;
+    float running_max = -INFINITY;
+    std::vector<float> acc(static_cast<size_t>(p.head_dim_v), 0.0f);
+    const bool fp16_acc = p.v_type == GgmlType::kF16;
+    for (int64_t j = 0; j < n_kv; ++j) {
+      cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
+      const float s = static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k)) * p.scale;
+      float ms = 1.0f, vs = 1.0f;
+      if (s > running_max) {
+        ms = std::exp(running_max - s);
+        running_max = s;
+        for (auto& a : acc) a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(a * ms)) : a * ms;
+      } else {
+        vs = std::exp(s - running_max);
+      }
+      cached_head(p.v_type, v + j * v_row_bytes, hk, p.head_dim_v, vh.data());
+      for (int d = 0; d < p.head_dim_v; ++d) {
+        float& a = acc[static_cast<size_t>(d)];
+        a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(std::fma(vh[static_cast<size_t>(d)], vs, a)))
+                     : a + vh[static_cast<size_t>(d)] * vs;
+      }
+      running_sum = running_sum * ms + vs;
+    }
+    const float inv = running_sum == 0.0f ? 0.0f : 1.0f / running_sum;
+    for (int d = 0; d < p.head_dim_v; ++d) oh[d] = acc[static_cast<size_t>(d)] * inv;
+  }
+}
+
+}  // namespace r1
