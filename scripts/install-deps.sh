@@ -6,7 +6,7 @@ packages=(
   build-essential cmake ninja-build pkg-config python3
   libgtest-dev libgmock-dev libbenchmark-dev
   libfmt-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
-  unicode-data python3-jinja2
+  unicode-data python3-jinja2 libedit-dev
 )
 
 missing=()

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 
+#include "cpu_kernels.h"
 #include "ref_matmul.h"
 #include "ref_ops.h"
 
@@ -30,11 +31,13 @@ class Backend {
                          const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) = 0;
 };
 
-// The CPU backend over the reference kernels, parallel over output rows with a thread pool (null: serial).
-// Later SIMD kernels plug in here through the kernels/cpu dispatch table; model code does not change.
+// The CPU backend: matmuls through the kernels/cpu dispatch table (SIMD for the ISA chosen at start-up), or
+// through the scalar reference kernels when kernels is null; parallel over output rows with a thread pool
+// (null: serial). Model code does not change either way.
 class CpuBackend final : public Backend {
  public:
-  explicit CpuBackend(ThreadPool* pool, std::string label = "cpu") : pool_(pool), label_(std::move(label)) {}
+  explicit CpuBackend(ThreadPool* pool, const CpuKernels* kernels = nullptr, std::string label = "cpu")
+      : pool_(pool), kernels_(kernels), label_(std::move(label)) {}
   std::string name() const override { return label_; }
 
   void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) override;
@@ -47,6 +50,7 @@ class CpuBackend final : public Backend {
 
  private:
   ThreadPool* pool_;
+  const CpuKernels* kernels_;
   std::string label_;
 };
 

@@ -6,6 +6,19 @@
 namespace r1 {
 
 void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) {
+  if (kernels_ != nullptr) {
+    // Activations are quantized once; threads then stream distinct row ranges of the weights.
+    CpuActivations act;
+    kernels_->quantize_activations(w.type, x, n_tokens, w.cols, act);
+    if (pool_ == nullptr || pool_->size() == 1) {
+      kernels_->matmul(w, act, y, 0, w.rows);
+      return;
+    }
+    pool_->parallel_range(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end, int) {
+      kernels_->matmul(w, act, y, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+    });
+    return;
+  }
   if (pool_ == nullptr || pool_->size() == 1) {
     matmul_ref(w, x, n_tokens, y, 0, w.rows);
     return;

@@ -20,6 +20,8 @@ using Action = std::function<int(CliContext&)>;
 
 // Each adds its subcommand to app and stores its action into *action (called when that subcommand is chosen).
 void add_inspect_command(CLI::App& app, Action* action);
+void add_run_command(CLI::App& app, Action* action);
+void add_logits_command(CLI::App& app, Action* action);
 void add_tensor_command(CLI::App& app, Action* action);
 void add_tokenize_command(CLI::App& app, Action* action);
 void add_detokenize_command(CLI::App& app, Action* action);

@@ -18,13 +18,6 @@
 namespace r1::cpu {
 namespace {
 
-// Calls f(std::integral_constant<int, J>) for J = 0 .. N-1, unrolled at compile time.
-template <int N, class F>
-R1_AVX2_INLINE void unroll(F&& f) {
-  [&]<int... J>(std::integer_sequence<int, J...>) { (f(std::integral_constant<int, J>{}), ...); }(
-      std::make_integer_sequence<int, N>{});
-}
-
 R1_AVX2_INLINE __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 R1_AVX2_INLINE __m128i loadu128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 R1_AVX2_INLINE __m128i loadu64(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
@@ -87,20 +80,31 @@ R1_AVX2_INLINE void set_scales32(SuperPrep& p, __m128i sc8) {
 
 // For chunk j (32 elements: groups 2j, 2j+1) the int16 scale of group 2j in the low lane and 2j+1 in the
 // high lane: a byte shuffle of sc_lo/sc_hi picking int16 entries 2k and 2k+1 (k = j % 4).
-template <int K>
-R1_AVX2_INLINE __m256i scale_pick_mask() {
-  constexpr short lo = static_cast<short>(((4 * K + 1) << 8) | (4 * K));
-  constexpr short hi = static_cast<short>(((4 * K + 3) << 8) | (4 * K + 2));
-  return _mm256_set_m128i(_mm_set1_epi16(hi), _mm_set1_epi16(lo));
-}
+struct ScalePickMasks {
+  alignas(32) uint8_t m[4][32];
+};
+inline constexpr ScalePickMasks kScalePick = [] {
+  ScalePickMasks t{};
+  for (int k = 0; k < 4; ++k) {
+    for (int i = 0; i < 16; i += 2) {
+      t.m[k][i] = static_cast<uint8_t>(4 * k);
+      t.m[k][i + 1] = static_cast<uint8_t>(4 * k + 1);
+      t.m[k][16 + i] = static_cast<uint8_t>(4 * k + 2);
+      t.m[k][16 + i + 1] = static_cast<uint8_t>(4 * k + 3);
+    }
+  }
+  return t;
+}();
 
 // One weight row against NT activation rows. T: static constexpr size_t kBytes; static constexpr Codes kCodes;
 // static constexpr bool kHasOff; struct Prep : SuperPrep; static void prepare(const uint8_t*, Prep&);
-// template <int J> static Chunk chunk(const uint8_t*, const Prep&).
+// static Chunk chunk(const uint8_t*, const Prep&, int j) (j is a constant once the loop is unrolled).
+// Plain unrolled loops, not lambdas: GCC keeps arrays captured by reference in memory.
 template <class T, int NT>
 R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, uint64_t a_stride, float* y,
                                int64_t y_stride) {
   __m256 acc[NT];
+#pragma GCC unroll 4
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* blk = w + ib * static_cast<int64_t>(T::kBytes);
@@ -108,16 +112,20 @@ R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, u
     typename T::Prep p;
     T::prepare(blk, p);
     __m256i isum[NT];
+#pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
-    unroll<8>([&](auto J) {
-      constexpr int j = J;
-      const Chunk c = T::template chunk<j>(blk, p);
-      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi, scale_pick_mask<j % 4>());
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const Chunk c = T::chunk(blk, p, j);
+      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
+                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
+#pragma GCC unroll 4
       for (int t = 0; t < NT; ++t) {
         const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
         isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pair_sums<T::kCodes>(c, av), s));
       }
-    });
+    }
+#pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) {
       const float da = load_f32(ab + t * a_stride);
       acc[t] = _mm256_fmadd_ps(_mm256_set1_ps(p.d * da), _mm256_cvtepi32_ps(isum[t]), acc[t]);
@@ -128,6 +136,7 @@ R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, u
       }
     }
   }
+#pragma GCC unroll 4
   for (int t = 0; t < NT; ++t) y[t * y_stride] = hsum(acc[t]);
 }
 
@@ -178,9 +187,8 @@ struct SuperFromScalar {
     p.d = p.u.d;
     p.doff = p.u.doff;
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t*, const Prep& p) {
-    return signed_chunk(loadu256(p.u.q + 32 * J));
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t*, const Prep& p, int j) {
+    return signed_chunk(loadu256(p.u.q + 32 * j));
   }
 };
 

@@ -32,8 +32,7 @@ struct Iq2Xxs {
     p.d = f16_at(b) * 0.125f;
     p.doff = 0.0f;
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const uint32_t idx = u32_at(b + 2 + 8 * J), aux = u32_at(b + 6 + 8 * J);
     const __m256i grid = _mm256_set_epi64x(as_ll(kIq2XxsGrid[idx >> 24]), as_ll(kIq2XxsGrid[(idx >> 16) & 255]),
                                            as_ll(kIq2XxsGrid[(idx >> 8) & 255]), as_ll(kIq2XxsGrid[idx & 255]));
@@ -65,8 +64,7 @@ struct Iq1S {
     p.d = f16_at(b) * 0.125f;
     p.doff = 0.0f;
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const uint8_t* qs = b + 2 + 4 * J;
     const uint32_t qh = u16_at(b + 34 + 2 * J);
     const __m256i g = _mm256_set_epi64x(
@@ -95,8 +93,7 @@ struct Iq1M {
     p.d = iq1_m_super_scale(b + 48) * 0.125f;
     p.doff = 0.0f;
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const uint8_t* qs = b + 4 * J;
     const uint8_t* qh = b + 32 + 2 * J;
     const __m256i g = _mm256_set_epi64x(

@@ -22,8 +22,7 @@ struct Q2K {
     p.d = f16_at(b + 80);
     p.doff = f16_at(b + 82);
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const __m256i q = loadu256(b + 16 + 32 * (J / 4));
     return unsigned_chunk(_mm256_and_si256(_mm256_srli_epi16(q, 2 * (J % 4)), mask8(3)));
   }
@@ -38,15 +37,25 @@ struct Q3K {
     __m256i hmask;
   };
   static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
-    alignas(32) int16_t sc[16];
-    unpack_q3_k_scales(b + 96, sc);
-    set_scales16(p, sc);
-    p.off = _mm256_slli_epi16(_mm256_load_si256(reinterpret_cast<const __m256i*>(sc)), 2);
+    // Sixteen 6-bit scales: low nibbles from bytes 0..7 (scale j and j+8 share byte j), top two bits of scale
+    // j at bits 2*(j/4) of byte 8 + j%4; biased by 32.
+    uint64_t low_bytes;
+    uint32_t h;
+    std::memcpy(&low_bytes, b + 96, 8);
+    std::memcpy(&h, b + 104, 4);
+    const __m128i m = _mm_set1_epi8(0x0F);
+    const __m128i x = _mm_cvtsi64_si128(static_cast<long long>(low_bytes));
+    const __m128i lo = _mm_unpacklo_epi64(_mm_and_si128(x, m), _mm_and_si128(_mm_srli_epi16(x, 4), m));
+    const __m128i hi = _mm_set_epi32(static_cast<int>((h >> 6) & 0x03030303), static_cast<int>((h >> 4) & 0x03030303),
+                                     static_cast<int>((h >> 2) & 0x03030303), static_cast<int>(h & 0x03030303));
+    const __m128i sc = _mm_sub_epi8(_mm_or_si128(lo, _mm_slli_epi16(hi, 4)), _mm_set1_epi8(32));
+    p.sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc));
+    p.sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc, 8)));
+    p.off = _mm256_slli_epi16(_mm256_cvtepi8_epi16(sc), 2);
     p.d = p.doff = f16_at(b + 108);
     p.hmask = loadu256(b);
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p, int J) {
     const __m256i q = loadu256(b + 32 + 32 * (J / 4));
     const __m256i low = _mm256_and_si256(_mm256_srli_epi16(q, 2 * (J % 4)), mask8(3));
     const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(p.hmask, J), mask8(1)), 2);
@@ -73,8 +82,7 @@ struct Q4K {
   static constexpr bool kHasOff = true;
   using Prep = SuperPrep;
   static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) { prepare_k4(b, p); }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const __m256i q = loadu256(b + 16 + 32 * (J / 2));
     return unsigned_chunk(_mm256_and_si256(J % 2 ? _mm256_srli_epi16(q, 4) : q, mask8(0x0F)));
   }
@@ -92,8 +100,7 @@ struct Q5K {
     prepare_k4(b, p);
     p.qh = loadu256(b + 16);
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p, int J) {
     const __m256i q = loadu256(b + 48 + 32 * (J / 2));
     const __m256i low = _mm256_and_si256(J % 2 ? _mm256_srli_epi16(q, 4) : q, mask8(0x0F));
     const __m256i high = _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(p.qh, J), mask8(1)), 4);
@@ -114,9 +121,8 @@ struct Q6K {
     p.off = _mm256_slli_epi16(_mm256_cvtepi8_epi16(s), 5);
     p.d = p.doff = f16_at(b + 208);
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&) {
-    constexpr int h = J / 4, k = J % 4;
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
+    const int h = J / 4, k = J % 4;
     const __m256i ql = loadu256(b + 64 * h + 32 * (k & 1));
     const __m256i low = _mm256_and_si256(k < 2 ? ql : _mm256_srli_epi16(ql, 4), mask8(0x0F));
     const __m256i qh = loadu256(b + 128 + 32 * h);
@@ -145,8 +151,7 @@ struct Iq4Xs {
     p.doff = 0.0f;
     p.values = _mm256_broadcastsi128_si256(loadu128(kIq4Values.v));
   }
-  template <int J>
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p) {
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep& p, int J) {
     const __m128i q = loadu128(b + 8 + 16 * J);
     const __m128i m = _mm_set1_epi8(0x0F);
     const __m256i idx = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m), _mm_and_si128(q, m));

@@ -1,0 +1,195 @@
+// The CPU kernels against the reference matmul (matmul_ref): every weight format with a kernel, under every
+// ISA this CPU runs (the scalar table included, forced), on random weights and activations of awkward shapes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cpu_features.h"
+#include "cpu_kernels.h"
+#include "error.h"
+#include "quant_row.h"
+#include "ref_matmul.h"
+#include "type_table.h"
+
+namespace r1 {
+namespace {
+
+struct Matrix {
+  std::vector<uint8_t> bytes;
+  std::vector<float> decoded;  // [rows, cols] as the file's decoder sees it
+  WeightView view;
+};
+
+Matrix random_matrix(GgmlType type, int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> src(static_cast<size_t>(rows * cols));
+  for (auto& v : src) v = normal(rng);
+  // A few rows with an offset and larger spread, so min/offset terms are exercised.
+  for (int64_t i = 0; i < cols && rows > 2; ++i) src[static_cast<size_t>(2 * cols + i)] = 3.0f * src[static_cast<size_t>(2 * cols + i)] + 1.5f;
+  Matrix m;
+  const uint64_t rb = *row_bytes(type_info(type), static_cast<uint64_t>(cols));
+  m.bytes.resize(rb * static_cast<uint64_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (type == GgmlType::kF32) {
+      std::memcpy(m.bytes.data() + r * rb, src.data() + r * cols, rb);
+    } else {
+      quantize_row(type, src.data() + r * cols, m.bytes.data() + r * rb, cols, nullptr);
+    }
+  }
+  m.decoded.resize(src.size());
+  for (int64_t r = 0; r < rows; ++r) dequantize_row(type, m.bytes.data() + r * rb, m.decoded.data() + r * cols, cols);
+  m.view = WeightView{.type = type, .data = m.bytes.data(), .rows = rows, .cols = cols, .row_bytes = rb};
+  return m;
+}
+
+std::vector<float> random_activations(int64_t n_tokens, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(n_tokens * cols));
+  for (auto& v : x) v = normal(rng);
+  // One outlier per token, as real activations have.
+  for (int64_t t = 0; t < n_tokens; ++t) x[static_cast<size_t>(t * cols + (7 * t + 3) % cols)] *= 20.0f;
+  return x;
+}
+
+// |y - y_ref| <= kRel * sum_i |w_i| * |x_i| (the row's magnitude): float accumulation of exact integer block
+// sums stays far inside this.
+constexpr double kRel = 1e-5;
+
+void expect_matches_reference(const CpuKernels& kernels, const Matrix& m, int64_t rows, const std::vector<float>& x,
+                              int64_t n_tokens, int64_t row_begin, int64_t row_end, const std::string& what) {
+  WeightView w = m.view;
+  w.rows = rows;
+  const int64_t cols = w.cols;
+  std::vector<float> y(static_cast<size_t>(n_tokens * rows), -12345.0f), y_ref(y.size(), -12345.0f);
+  matmul_ref(w, x.data(), n_tokens, y_ref.data(), row_begin, row_end);
+  kernels.matmul(w, x.data(), n_tokens, y.data(), row_begin, row_end);
+  int failures = 0;
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t r = 0; r < rows; ++r) {
+      const size_t i = static_cast<size_t>(t * rows + r);
+      if (r < row_begin || r >= row_end) {
+        EXPECT_EQ(y[i], -12345.0f) << what << ": wrote outside its rows, t=" << t << " r=" << r;
+        continue;
+      }
+      double mag = 0.0;
+      for (int64_t k = 0; k < cols; ++k) {
+        mag += std::fabs(static_cast<double>(m.decoded[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)]);
+      }
+      const double err = std::fabs(static_cast<double>(y[i]) - y_ref[i]);
+      if (!(err <= kRel * mag + 1e-30) && ++failures <= 5) {
+        ADD_FAILURE() << what << ": t=" << t << " r=" << r << " got " << y[i] << " want " << y_ref[i]
+                      << " (error " << err << ", bound " << kRel * mag << ")";
+      }
+    }
+  }
+  EXPECT_EQ(failures, 0) << what;
+}
+
+struct Case {
+  GgmlType type;
+  std::string isa;
+};
+
+std::string case_name(const testing::TestParamInfo<Case>& info) {
+  return std::string(type_info(info.param.type).name) + "_" + info.param.isa;
+}
+
+class KernelVsReference : public testing::TestWithParam<Case> {};
+
+TEST_P(KernelVsReference, AwkwardShapes) {
+  const Case& c = GetParam();
+  const CpuFeatures features = detect_cpu_features();
+  bool available = false;
+  for (CpuIsa isa : CpuKernels::available(features)) available |= cpu_isa_name(isa) == c.isa;
+  if (!available) GTEST_SKIP() << "this CPU cannot run the " << c.isa << " kernels";
+  const CpuKernels kernels = CpuKernels::select(features, c.isa);
+  ASSERT_EQ(kernels.isa_name(), c.isa);
+  ASSERT_TRUE(kernels.has_kernel(c.type));
+
+  const uint32_t block = type_info(c.type).block_size;
+  std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768}
+                                                : std::vector<int64_t>{32, 64, 256, 768};
+  if (block == 1) col_sizes.insert(col_sizes.end(), {7, 33, 100});
+  const int64_t kMaxRows = 65, kMaxTokens = 13;
+  uint32_t seed = 1;
+  for (int64_t cols : col_sizes) {
+    const Matrix m = random_matrix(c.type, kMaxRows, cols, seed++);
+    const std::vector<float> x = random_activations(kMaxTokens, cols, seed++);
+    for (int64_t rows : {1, 3, 17, 65}) {
+      for (int64_t n_tokens : {1, 2, 5, 13}) {
+        const std::string what = "cols=" + std::to_string(cols) + " rows=" + std::to_string(rows) +
+                                 " tokens=" + std::to_string(n_tokens);
+        expect_matches_reference(kernels, m, rows, x, n_tokens, 0, rows, what);
+      }
+    }
+    // A row range in the middle, as a thread of the backend would ask for.
+    expect_matches_reference(kernels, m, kMaxRows, x, 5, 18, 41, "cols=" + std::to_string(cols) + " rows 18..41");
+  }
+}
+
+const GgmlType kTypes[] = {GgmlType::kF32,    GgmlType::kF16,    GgmlType::kBF16,  GgmlType::kQ4_0,
+                           GgmlType::kQ4_1,   GgmlType::kQ5_0,   GgmlType::kQ5_1,  GgmlType::kQ8_0,
+                           GgmlType::kIQ4_NL, GgmlType::kQ2_K,   GgmlType::kQ3_K,  GgmlType::kQ4_K,
+                           GgmlType::kQ5_K,   GgmlType::kQ6_K,   GgmlType::kIQ4_XS, GgmlType::kIQ2_XXS,
+                           GgmlType::kIQ2_XS, GgmlType::kIQ2_S,  GgmlType::kIQ3_XXS, GgmlType::kIQ3_S,
+                           GgmlType::kIQ1_S,  GgmlType::kIQ1_M};
+
+std::vector<Case> all_cases() {
+  std::vector<Case> out;
+  for (GgmlType t : kTypes) {
+    for (const char* isa : {"scalar", "avx2", "avx512"}) out.push_back({t, isa});
+  }
+  return out;
+}
+
+INSTANTIATE_TEST_SUITE_P(AllTypes, KernelVsReference, testing::ValuesIn(all_cases()), case_name);
+
+TEST(CpuKernels, SelectsBestAndForces) {
+  const CpuFeatures features = detect_cpu_features();
+  const CpuKernels best = CpuKernels::select(features);
+  EXPECT_EQ(best.isa_name(), features.best_isa());
+  EXPECT_EQ(CpuKernels::select(features, "scalar").isa(), CpuIsa::kScalar);
+  EXPECT_EQ(CpuKernels::scalar().isa(), CpuIsa::kScalar);
+  EXPECT_THROW(CpuKernels::select(features, "neon9000"), Error);
+  if (!features.avx512f) {
+    EXPECT_THROW(CpuKernels::select(features, "avx512"), Error);
+  }
+  EXPECT_EQ(CpuKernels::available(features).front(), CpuIsa::kScalar);
+}
+
+// Formats with no block kernel still multiply correctly (decode-to-float path).
+TEST(CpuKernels, DecodePathForOtherFormats) {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  int tested = 0;
+  for (GgmlType t : {GgmlType::kTQ1_0, GgmlType::kTQ2_0, GgmlType::kMXFP4, GgmlType::kQ1_0, GgmlType::kQ2_0}) {
+    if (!can_quantize(t) || !CpuKernels::supports(t) || kernels.has_kernel(t)) continue;
+    const int64_t cols = 512;
+    const Matrix m = random_matrix(t, 9, cols, 77);
+    const std::vector<float> x = random_activations(3, cols, 78);
+    expect_matches_reference(kernels, m, 9, x, 3, 0, 9, std::string(type_info(t).name));
+    ++tested;
+  }
+  if (tested == 0) GTEST_SKIP() << "every format has a block kernel";
+}
+
+// Activations quantized once and shared by several row ranges give the same result as one call.
+TEST(CpuKernels, PreparedActivationsSplitRows) {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  const Matrix m = random_matrix(GgmlType::kQ4_K, 40, 512, 5);
+  const std::vector<float> x = random_activations(6, 512, 6);
+  CpuActivations act;
+  kernels.quantize_activations(GgmlType::kQ4_K, x.data(), 6, 512, act);
+  std::vector<float> whole(6 * 40), split(6 * 40);
+  kernels.matmul(m.view, act, whole.data(), 0, 40);
+  for (int64_t r0 = 0; r0 < 40; r0 += 13) kernels.matmul(m.view, act, split.data(), r0, std::min<int64_t>(40, r0 + 13));
+  EXPECT_EQ(whole, split);
+}
+
+}  // namespace
+}  // namespace r1

@@ -1,0 +1,82 @@
+// The model and sampling flags shared by `r1 run` and later commands (llama.cpp's spellings).
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "r1/r1.h"
+
+namespace r1::cli {
+
+// llama.cpp's multi-letter single-dash spellings, which CLI11 cannot declare; main() rewrites them.
+inline constexpr std::pair<const char*, const char*> kSingleDashAliases[] = {
+    {"-sys", "--system-prompt"}, {"-ctk", "--cache-type-k"}, {"-ctv", "--cache-type-v"}};
+
+struct ModelFlags {
+  int threads = 0;
+  int ctx_size = 0;
+  int n_predict = -1;
+  float temp = 0.6f;
+  float top_p = 0.95f;
+  int top_k = 40;
+  float min_p = 0.05f;
+  float repeat_penalty = 1.0f;
+  uint64_t seed = 0xD5EED5EEull;
+  std::string system_prompt;
+  std::string cache_type_k = "f16";
+  std::string cache_type_v = "f16";
+  bool mlock = false;
+  bool no_mmap = false;
+  std::vector<std::string> stop;
+
+  void add_to(CLI::App* cmd) {
+    cmd->add_option("-t,--threads", threads, "CPU threads (default: physical cores)");
+    cmd->add_option("-c,--ctx-size", ctx_size, "Context size (default: training context capped by free memory)");
+    cmd->add_option("-n,--n-predict", n_predict, "Maximum tokens to generate (-1: no limit)");
+    cmd->add_option("--temp", temp, "Temperature (0: greedy)");
+    cmd->add_option("--top-p", top_p, "Top-p (nucleus) sampling");
+    cmd->add_option("--top-k", top_k, "Top-k sampling (0: off)");
+    cmd->add_option("--min-p", min_p, "Min-p sampling (0: off)");
+    cmd->add_option("--repeat-penalty", repeat_penalty, "Repetition penalty (1: off)");
+    cmd->add_option("-s,--seed", seed, "Random seed (same seed, same text)");
+    cmd->add_option("--system-prompt", system_prompt, "System prompt (R1 recommends none)");
+    cmd->add_option("--cache-type-k", cache_type_k, "KV cache type for K: f32, f16, q8_0")
+        ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+    cmd->add_option("--cache-type-v", cache_type_v, "KV cache type for V: f32, f16, q8_0")
+        ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
+    cmd->add_flag("--mlock", mlock, "Lock the model in RAM");
+    cmd->add_flag("--no-mmap", no_mmap, "Accepted for compatibility (weights are always mapped read-only)");
+    cmd->add_option("--stop", stop, "Stop string (repeatable)");
+  }
+
+  EngineOptions engine_options(const std::string& model, int verbosity) const {
+    EngineOptions o;
+    o.model = model;
+    o.threads = threads;
+    o.context = ctx_size;
+    o.cache_type_k = cache_type_k;
+    o.cache_type_v = cache_type_v;
+    o.mlock = mlock;
+    o.verbosity = verbosity;
+    return o;
+  }
+
+  GenerateOptions generate_options(bool thinking) const {
+    GenerateOptions g;
+    g.max_tokens = n_predict;
+    g.stop = stop;
+    g.thinking = thinking;
+    g.sampling.temperature = temp;
+    g.sampling.top_p = top_p;
+    g.sampling.top_k = top_k;
+    g.sampling.min_p = min_p;
+    g.sampling.repeat_penalty = repeat_penalty;
+    g.sampling.seed = seed;
+    return g;
+  }
+};
+
+}  // namespace r1::cli
