@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `r1 run`, `r1 logits` and `r1 tokenize` on the fixture models, driven as a user would.
+Usage: test_run.py R1_BINARY. Exit 77 (skipped) when the fixtures are absent."""
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+R1 = sys.argv[1]
+SOURCE = Path(__file__).resolve().parents[2]
+failures = []
+
+
+def check(cond, what):
+    if not cond:
+        failures.append(what)
+
+
+def run(args, stdin=None):
+    return subprocess.run([R1] + args, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def main():
+    env = os.environ.get("R1_FIXTURES")
+    fixtures = Path(env) if env else SOURCE.parent / "shared" / "fixtures"
+    if not fixtures.is_dir():
+        print("skipped: shared fixtures not found")
+        return 77
+    models = fixtures / "models"
+    for name in ("tiny-qwen2-a-s1.Q8_0.gguf", "tiny-qwen2-a-s1.Q4_K_M.gguf", "tiny-llama-a-s1.Q8_0.gguf",
+                 "tiny-llama-a-s1.Q4_K_M.gguf"):
+        out = run(["run", str(models / name), "What is 2+2?", "-n", "12", "--temp", "0", "-c", "256", "-v"])
+        check(out.returncode == 0, f"run {name}: exit {out.returncode}: {out.stderr}")
+        check("Thinking..." in out.stdout, f"run {name}: reasoning not shown apart: {out.stdout!r}")
+        check("generation 12 tokens" in out.stderr, f"run {name}: no stats with -v: {out.stderr!r}")
+        hidden = run(["run", str(models / name), "Hi", "-n", "6", "--think", "hide", "-c", "128"])
+        check(hidden.returncode == 0 and "Thinking" not in hidden.stdout, f"run {name} --think hide")
+        raw = run(["run", str(models / name), "Hi", "-n", "6", "--think", "raw", "-c", "128"])
+        check(raw.stdout.startswith("<think>"), f"run {name} --think raw: {raw.stdout!r}")
+
+    # Interactive chat without a terminal: messages from stdin, multi-line input, /clear, /bye.
+    chat = run(["run", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "-n", "4", "-c", "256", "-v"],
+               stdin='hello\n"""\nline one\nline two\n"""\n/clear\nagain\n/bye\nnever read\n')
+    check(chat.returncode == 0, f"chat exit {chat.returncode}: {chat.stderr}")
+    check(chat.stderr.count("generation 4 tokens") == 3, f"chat turns: {chat.stderr!r}")
+    check("cached" in chat.stderr and "conversation cleared" in chat.stderr, f"chat: {chat.stderr!r}")
+
+    # Same seed, same text.
+    a = run(["run", str(models / "tiny-llama-a-s1.Q8_0.gguf"), "Tell me", "-n", "16", "-s", "7", "-c", "128"])
+    b = run(["run", str(models / "tiny-llama-a-s1.Q8_0.gguf"), "Tell me", "-n", "16", "-s", "7", "-c", "128"])
+    check(a.stdout == b.stdout and a.stdout, "same seed gave different text")
+
+    # Errors: one line, exit 1.
+    for args, fragment in ((["run", "/nonexistent.gguf", "hi"], "cannot open"),
+                           (["run", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "hi", "-ctk", "q4_0"], "q4_0"),
+                           (["logits", "-m", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "--tokens", "1,x"],
+                            "not a token id")):
+        out = run(args)
+        lines = out.stderr.strip().splitlines()
+        check(out.returncode != 0 and len(lines) >= 1 and fragment in out.stderr, f"{args}: {out.stderr!r}")
+
+    # r1 logits: raw float32 [n_tokens, n_vocab].
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "logits.f32"
+        out = run(["logits", "-m", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "--tokens", "2003,785,922",
+                   "--out", str(path)])
+        check(out.returncode == 0 and path.stat().st_size == 3 * 2048 * 4, f"logits --out: {out.stderr}")
+        if path.exists():
+            values = struct.unpack("<4f", path.read_bytes()[:16])
+            check(all(v == v for v in values), "logits are NaN")
+    text = run(["logits", "-m", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "--prompt", "Hello world"])
+    check(text.returncode == 0 and "argmax" in text.stdout, f"logits --prompt: {text.stderr}")
+
+    for f in failures:
+        print("FAIL:", f)
+    print(f"run e2e: {len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

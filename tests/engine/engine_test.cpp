@@ -1,0 +1,167 @@
+// The public API used as another program would: only r1/r1.h (and r1::Error for failures).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <thread>
+
+#include "error.h"
+#include "fixtures.h"
+#include "r1/r1.h"
+
+namespace r1 {
+namespace {
+
+std::unique_ptr<Engine> load(const std::filesystem::path& fixtures, const std::string& file, int sessions = 1,
+                             int context = 256) {
+  EngineOptions o;
+  o.model = (fixtures / "models" / file).string();
+  o.threads = 2;
+  o.context = context;
+  o.max_sessions = sessions;
+  return Engine::load(o);
+}
+
+GenerateOptions greedy(int max_tokens) {
+  GenerateOptions g;
+  g.max_tokens = max_tokens;
+  g.sampling.temperature = 0.0f;
+  return g;
+}
+
+TEST(EngineApi, ChatStreamsReasoningAndCountsTokens) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf");
+  EXPECT_EQ(engine->model().architecture, "qwen2");
+  EXPECT_EQ(engine->model().context, 256);
+  auto session = engine->new_session();
+  std::string streamed_reasoning, streamed_content;
+  const Reply r = session->chat("What is the capital of France?", greedy(12), [&](const TextEvent& e) {
+    (e.kind == TextKind::kReasoning ? streamed_reasoning : streamed_content) += e.text;
+  });
+  EXPECT_EQ(r.stats.generated_tokens, 12);
+  EXPECT_EQ(r.stats.stop_reason, "length");
+  EXPECT_EQ(streamed_reasoning, r.reasoning);
+  EXPECT_EQ(streamed_content, r.content);
+  // The R1 template pre-fills "<think>\n": a random model's output is all reasoning until it writes </think>.
+  EXPECT_FALSE(r.reasoning.empty());
+  EXPECT_GT(r.stats.prompt_tokens, 5);
+  ASSERT_EQ(session->messages().size(), 2u);
+  EXPECT_EQ(session->messages()[1].role, "assistant");
+
+  // The second turn reuses the cached prefix of the conversation.
+  const Reply r2 = session->chat("And of Spain?", greedy(4));
+  EXPECT_GT(r2.stats.cached_tokens, 5);
+}
+
+TEST(EngineApi, GreedyIsReproducibleAndMatchesRawLogits) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-llama-a-s1.Q4_K_M.gguf");
+  auto a = engine->new_session();
+  const Reply ra = a->complete("The quick brown fox", greedy(6));
+  a->clear();
+  const Reply rb = a->complete("The quick brown fox", greedy(6));
+  EXPECT_EQ(ra.reasoning + ra.content, rb.reasoning + rb.content);
+
+  a.reset();  // logits() needs a free slot
+
+  // Raw logits: causal (a prefix's rows equal the full sequence's first rows) and deterministic.
+  const std::vector<int32_t> ids = engine->tokenize("The quick brown fox", true, true);
+  ASSERT_GE(ids.size(), 3u);
+  const std::vector<float> full = engine->logits(ids);
+  const int64_t nv = engine->model().n_vocab;
+  ASSERT_EQ(full.size(), ids.size() * static_cast<size_t>(nv));
+  const std::vector<int32_t> prefix(ids.begin(), ids.begin() + 2);
+  const std::vector<float> part = engine->logits(prefix);
+  for (size_t i = 0; i < part.size(); ++i) ASSERT_NEAR(part[i], full[i], 1e-5f * (1.0f + std::fabs(full[i])));
+  EXPECT_EQ(engine->logits(ids), full);
+}
+
+TEST(EngineApi, SameSeedSameTextWithSampling) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q4_K_M.gguf");
+  auto s = engine->new_session();
+  GenerateOptions g;
+  g.max_tokens = 16;
+  g.sampling.seed = 42;
+  const Reply a = s->complete("Hello", g);
+  s->clear();
+  const Reply b = s->complete("Hello", g);
+  EXPECT_EQ(a.reasoning + a.content, b.reasoning + b.content);
+}
+
+TEST(EngineApi, CancelFromAnotherThreadStopsGeneration) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf", 1, 4096);
+  auto s = engine->new_session();
+  std::atomic<int> pieces{0};
+  std::thread canceller([&] {
+    while (pieces.load() < 3) std::this_thread::yield();
+    s->cancel();
+  });
+  GenerateOptions g = greedy(-1);
+  const Reply r = s->complete("Hello", g, [&](const TextEvent&) { pieces++; });
+  canceller.join();
+  EXPECT_EQ(r.stats.stop_reason, "cancelled");
+  EXPECT_LT(r.stats.generated_tokens, 4000);
+}
+
+TEST(EngineApi, FullContextIsReportedNotTruncated) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-llama-a-s1.Q8_0.gguf", 1, 32);
+  auto s = engine->new_session();
+  const Reply r = s->complete("Hi", greedy(-1));
+  EXPECT_EQ(r.stats.stop_reason, "context");
+  std::string long_prompt;
+  for (int i = 0; i < 100; ++i) long_prompt += " word";
+  try {
+    s->complete(long_prompt, greedy(4));
+    FAIL() << "a prompt longer than the context must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("context"), std::string::npos) << e.what();
+  }
+}
+
+TEST(EngineApi, StopStringsEndTheReplyAndAreNotIncluded) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf");
+  auto s = engine->new_session();
+  const Reply free_run = s->complete("The", greedy(20));
+  const std::string text = free_run.reasoning + free_run.content;
+  ASSERT_GT(text.size(), 6u);
+  // Use a piece of the free run as a stop string: the reply must end right before it.
+  const std::string stop = text.substr(3, 3);
+  s->clear();
+  GenerateOptions g = greedy(20);
+  g.stop = {stop};
+  const Reply stopped = s->complete("The", g);
+  EXPECT_EQ(stopped.stats.stop_reason, "stop");
+  EXPECT_EQ((stopped.reasoning + stopped.content).find(stop), std::string::npos);
+}
+
+TEST(EngineApi, SessionsOwnSlots) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf", 2);
+  auto a = engine->new_session();
+  auto b = engine->new_session();
+  EXPECT_THROW(engine->new_session(), Error);
+  const Reply ra = a->complete("One", greedy(5));
+  const Reply rb = b->complete("One", greedy(5));
+  EXPECT_EQ(ra.reasoning + ra.content, rb.reasoning + rb.content);  // independent slots, same result
+  b.reset();
+  EXPECT_NO_THROW(engine->new_session());  // the slot came back
+}
+
+TEST(EngineApi, BadOptionsAreClearErrors) {
+  EngineOptions o;
+  o.model = "/nonexistent/model.gguf";
+  EXPECT_THROW(Engine::load(o), Error);
+  R1_REQUIRE_FIXTURES(fixtures);
+  o.model = (fixtures / "models" / "tiny-qwen2-a-s1.Q8_0.gguf").string();
+  o.cache_type_k = "q4_0";
+  EXPECT_THROW(Engine::load(o), Error);
+}
+
+}  // namespace
+}  // namespace r1
