@@ -31,6 +31,11 @@ struct BlockQ8_0 {
   uint16_t d;
   int8_t qs[32];
 };
+struct BlockQ8_1 {  // activations only: paired with Q4_1/Q5_1 weights
+  uint16_t d;       // scale (fp16)
+  uint16_t s;       // fp16(d * sum of qs), the offset term of the Q4_1/Q5_1 dot products
+  int8_t qs[32];
+};
 struct BlockQ2_K {
   uint8_t scales[16];  // low nibble: scale, high nibble: min, per 16 elements
   uint8_t qs[64];

@@ -180,6 +180,25 @@ void quantize_row_q8_0_activations(const float* x, void* dst, int64_t n) {
   }
 }
 
+void quantize_row_q8_1_activations(const float* x, void* dst, int64_t n) {
+  R1_CHECK(n % 32 == 0);
+  for (int64_t i = 0; i < n / 32; ++i, x += 32) {
+    BlockQ8_1 b;
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[j]));
+    const float d = amax / 127.f;
+    const float id = amax != 0.0f ? 127.f / amax : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      b.qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+      sum += b.qs[j];
+    }
+    b.d = fp32_to_fp16(d);
+    b.s = fp32_to_fp16(d * static_cast<float>(sum));  // the unrounded d, as llama.cpp's AVX2 path
+    store_block(dst, i, b);
+  }
+}
+
 void quantize_row_q8_k_activations(const float* x, void* dst, int64_t n) {
   R1_CHECK(n % kQK_K == 0);
   quantize_q8_k(x, dst, n, nullptr);

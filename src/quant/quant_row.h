@@ -45,6 +45,8 @@ size_t quantize_rows(GgmlType type, const float* src, void* dst, const QuantizeR
 //   Q8_K: d = max/-127 kept as fp32 (max: the signed extreme), codes nearest_int(x / d) capped at 127, bsums.
 // n must be a multiple of 32 (Q8_0) / 256 (Q8_K); checked with R1_CHECK (callers size activations).
 void quantize_row_q8_0_activations(const float* src, void* dst, int64_t n);
+//   Q8_1 (for Q4_1/Q5_1 weights): as Q8_0, plus s = fp16(d * sum of codes) per block (36-byte blocks).
+void quantize_row_q8_1_activations(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k_activations(const float* src, void* dst, int64_t n);
 
 }  // namespace r1

@@ -16,27 +16,6 @@
 namespace r1 {
 namespace {
 
-// Q8_1 as llama.cpp's x86 path makes it: d = amax/127 kept as fp16, codes rounded half-to-even from
-// x * (127/amax), s = fp16(d * sum of codes) with the unrounded d.
-void quantize_row_q8_1(const float* x, uint8_t* dst, int64_t n) {
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const float* xb = x + b * 32;
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    cpu::ActQ8_1 blk;
-    int sum = 0;
-    for (int i = 0; i < 32; ++i) {
-      blk.qs[i] = static_cast<int8_t>(std::nearbyint(xb[i] * id));
-      sum += blk.qs[i];
-    }
-    blk.d = fp32_to_fp16(d);
-    blk.s = fp32_to_fp16(d * static_cast<float>(sum));
-    std::memcpy(dst + b * sizeof blk, &blk, sizeof blk);
-  }
-}
-
 const cpu::KernelTable& table_for(CpuIsa isa) {
   switch (isa) {
 #if defined(__x86_64__)
@@ -129,7 +108,7 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
     uint8_t* dst = out.data.data() + t * out.row_bytes;
     switch (act) {
       case GgmlType::kQ8_0: quantize_row_q8_0_activations(xt, dst, cols); break;
-      case GgmlType::kQ8_1: quantize_row_q8_1(xt, dst, cols); break;
+      case GgmlType::kQ8_1: quantize_row_q8_1_activations(xt, dst, cols); break;
       case GgmlType::kQ8_K: quantize_row_q8_k_activations(xt, dst, cols); break;
       case GgmlType::kF16:
         for (int64_t i = 0; i < cols; ++i) {

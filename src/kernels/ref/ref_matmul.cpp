@@ -35,30 +35,25 @@ GgmlType activation_type_for(GgmlType weight_type) {
 
 namespace {
 
-// Q8_1 as llama.cpp's AVX2 path makes it: d = amax/127 (kept as fp16), codes rounded half-to-even from
-// x * (127/amax), and s = fp16(d * sum of codes), which the Q4_1/Q5_1 dot products use for the offset term.
+// Q8_1 activation blocks decoded for the reference: d and s as fp32 (from their fp16 storage), the codes.
 struct Q8_1Block {
-  float d;      // fp16-rounded scale
-  float s;      // fp16-rounded d * sum(q)
+  float d;
+  float s;
   int8_t q[32];
 };
 
 void quantize_q8_1(const float* x, int64_t n, std::vector<Q8_1Block>& out) {
+  std::vector<uint8_t> raw(static_cast<size_t>(n / 32 * 36));
+  quantize_row_q8_1_activations(x, raw.data(), n);
   out.resize(static_cast<size_t>(n / 32));
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const float* xb = x + b * 32;
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
-    int sum = 0;
-    Q8_1Block& blk = out[static_cast<size_t>(b)];
-    for (int i = 0; i < 32; ++i) {
-      blk.q[i] = static_cast<int8_t>(std::nearbyint(xb[i] * id));  // default rounding: half to even
-      sum += blk.q[i];
-    }
-    blk.d = fp16_to_fp32(fp32_to_fp16(d));
-    blk.s = fp16_to_fp32(fp32_to_fp16(d * static_cast<float>(sum)));
+  for (size_t b = 0; b < out.size(); ++b) {
+    const uint8_t* blk = raw.data() + b * 36;
+    uint16_t d16, s16;
+    std::memcpy(&d16, blk, 2);
+    std::memcpy(&s16, blk + 2, 2);
+    out[b].d = fp16_to_fp32(d16);
+    out[b].s = fp16_to_fp32(s16);
+    std::memcpy(out[b].q, blk + 4, 32);
   }
 }
 
