@@ -88,13 +88,13 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
       static_cast<int64_t>(file_->metadata().find_uint(arch + ".context_length").value_or(4096));
   int context = options.context;
   ModelOptions mo{.n_ctx = 1, .n_seq = options.max_sessions, .cache_type_k = cache_type(options.cache_type_k),
-                  .cache_type_v = cache_type(options.cache_type_v), .flash_attention = options.flash_attention};
+                  .cache_type_v = cache_type(options.cache_type_v), .flash_attention = options.flash_attention, .ubatch = 512, .trace = {}};
   if (context <= 0) {
     // The training context, capped by what fits beside the weights in free memory (reasoning traces run
     // long, so at least 8192 whenever that fits). The cache is touched lazily, so a large reservation is free
     // until used; the cap keeps a long conversation from running the machine out of memory.
     auto probe = load_model(*file_, ModelOptions{.n_ctx = 1, .n_seq = 1, .cache_type_k = mo.cache_type_k,
-                                                 .cache_type_v = mo.cache_type_v},
+                                                 .cache_type_v = mo.cache_type_v, .trace = {}},
                             Placement{.layers = {}, .head = backend_.get()});
     const uint64_t per_token = std::max<uint64_t>(1, probe->info().kv_bytes_per_token) * options.max_sessions;
     const uint64_t free_bytes = available_memory_bytes();

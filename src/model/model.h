@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -34,6 +35,11 @@ struct Batch {
   void clear() { *this = Batch{}; }
 };
 
+// A trace hook (off when empty): called with each named intermediate of a forward pass, row-major
+// [n_tokens, ...]. Names follow llama.cpp's graph ("attn_norm-0", "Qcur-0", "kqv_out-1", "result_output")
+// so a layer can be compared with a dump from another engine.
+using TraceFn = std::function<void(const std::string& name, const float* data, size_t n)>;
+
 struct ModelOptions {
   int n_ctx = 4096;                      // positions per sequence slot
   int n_seq = 1;                         // sequence slots in the KV cache
@@ -41,6 +47,7 @@ struct ModelOptions {
   GgmlType cache_type_v = GgmlType::kF16;
   bool flash_attention = true;           // llama.cpp's default on CPU ("auto" resolves to on)
   int ubatch = 512;                      // tokens per micro-batch in prefill
+  TraceFn trace = nullptr;
 };
 
 struct ModelInfo {

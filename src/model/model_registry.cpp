@@ -2,6 +2,7 @@
 #include <array>
 #include <string_view>
 
+#include "archs/deepseek2.h"
 #include "archs/llama_like.h"
 #include "error.h"
 #include "model.h"
@@ -15,6 +16,7 @@ struct ArchitectureRow {
 };
 
 constexpr std::array kArchitectures = {
+    ArchitectureRow{"deepseek2", make_deepseek2},
     ArchitectureRow{"llama", make_llama_like},
     ArchitectureRow{"qwen2", make_llama_like},
 };

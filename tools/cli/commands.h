@@ -22,6 +22,8 @@ using Action = std::function<int(CliContext&)>;
 void add_inspect_command(CLI::App& app, Action* action);
 void add_run_command(CLI::App& app, Action* action);
 void add_logits_command(CLI::App& app, Action* action);
+void add_quantize_command(CLI::App& app, Action* action);
+void add_plan_command(CLI::App& app, Action* action);
 void add_tensor_command(CLI::App& app, Action* action);
 void add_tokenize_command(CLI::App& app, Action* action);
 void add_detokenize_command(CLI::App& app, Action* action);

@@ -13,8 +13,10 @@
 namespace r1 {
 
 void rms_norm_ref(const float* x, const float* weight, float* y, int64_t n, float eps) {
-  double sum = 0.0;  // llama.cpp sums squares in double (ggml_float)
-  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i]) * x[i];
+  // As llama.cpp: each square rounded to float, the sum kept in double (ggml_float). The rounding matters:
+  // a last-bit difference here can flip an 8-bit code of the next quantized matmul's activations.
+  double sum = 0.0;
+  for (int64_t i = 0; i < n; ++i) sum += static_cast<double>(x[i] * x[i]);
   const float scale = 1.0f / std::sqrt(static_cast<float>(sum / static_cast<double>(n)) + eps);
   for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * (weight ? weight[i] : 1.0f);
 }
@@ -101,6 +103,27 @@ double dot(const float* a, const float* b, int n) {
   return s;
 }
 
+// q.k over fp16 values in the exact order of llama.cpp's x86 (AVX2) ggml_vec_dot_f16: four 8-lane FMA
+// accumulators over 32-value steps, reduced pairwise and by horizontal adds, the tail added in double.
+// Flash attention keeps its running output in fp16, so a last-bit difference in a score can flip an fp16
+// rounding, and in a quantized model that can flip an 8-bit activation code later: the order matters.
+float dot_f16_x86(const float* x, const float* y, int n) {
+  const int np = n & ~31;
+  float acc[4][8] = {};
+  for (int i = 0; i < np; i += 32) {
+    for (int j = 0; j < 4; ++j) {
+      for (int l = 0; l < 8; ++l) acc[j][l] = std::fma(x[i + 8 * j + l], y[i + 8 * j + l], acc[j][l]);
+    }
+  }
+  float v[8];
+  for (int l = 0; l < 8; ++l) v[l] = (acc[0][l] + acc[2][l]) + (acc[1][l] + acc[3][l]);
+  float t0[4];
+  for (int l = 0; l < 4; ++l) t0[l] = v[l] + v[l + 4];
+  double sum = static_cast<double>((t0[0] + t0[1]) + (t0[2] + t0[3]));
+  for (int i = np; i < n; ++i) sum += static_cast<double>(x[i] * y[i]);
+  return static_cast<float>(sum);
+}
+
 }  // namespace
 
 void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
@@ -147,7 +170,9 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
     const bool fp16_acc = p.v_type == GgmlType::kF16;
     for (int64_t j = 0; j < n_kv; ++j) {
       cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-      const float s = static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k)) * p.scale;
+      const float s = (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k)
+                                                   : static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k))) *
+                      p.scale;
       float ms = 1.0f, vs = 1.0f;
       if (s > running_max) {
         ms = std::exp(running_max - s);

@@ -229,6 +229,7 @@ class LlamaLike final : public Model {
 
       // Attention block: h = rms_norm(x) * g; q, k, v projections (+ biases); rope on q and k.
       be.rms_norm(x.data(), l.attn_norm, h.data(), n, c.n_embd, c.rms_eps);
+      trace("attn_norm", il, h);
       if (l.fused_qkv) {
         qkv.resize(static_cast<size_t>(n * (q_dim + k_dim + v_dim)));
         be.matmul(l.wqkv, h.data(), n, qkv.data());
@@ -257,6 +258,9 @@ class LlamaLike final : public Model {
         cache_->store_k(il, seq, static_cast<int>(pos), k.data() + t * k_dim);
         cache_->store_v(il, seq, static_cast<int>(pos), v.data() + t * v_dim);
       }
+      trace("Qcur", il, q);
+      trace("Kcur", il, k);
+      trace("Vcur", il, v);
       // Causal attention over the sequence's cache, this ubatch's own keys included (read back through the
       // cache type, so prefilling equals decoding one token at a time).
       for (int64_t t = 0; t < n; ++t) {
@@ -265,16 +269,21 @@ class LlamaLike final : public Model {
         be.attention(ap, q.data() + t * q_dim, cache_->k_row(il, seq, 0), cache_->k_row_bytes(),
                      cache_->v_row(il, seq, 0), cache_->v_row_bytes(), pos + 1, attn.data() + t * o_dim);
       }
+      trace("kqv_out", il, attn);
       be.matmul(l.wo, attn.data(), n, proj.data());
       for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+      trace("ffn_inp", il, x);
 
       // Feed-forward: x += W_down(silu(W_gate h) * W_up h), h = rms_norm(x) * g.
       be.rms_norm(x.data(), l.ffn_norm, h.data(), n, c.n_embd, c.rms_eps);
       be.matmul(l.gate, h.data(), n, gate.data());
       be.matmul(l.up, h.data(), n, up.data());
       be.swiglu(gate.data(), up.data(), gate.data(), n * c.n_ff);
+      trace("ffn_swiglu", il, gate);
       be.matmul(l.down, gate.data(), n, proj.data());
+      trace("ffn_out", il, proj);
       for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+      trace("l_out", il, x);
     }
     for (int64_t t = 0; t < n; ++t) {
       const int seq = b.seq_ids[start + t];
@@ -292,6 +301,10 @@ class LlamaLike final : public Model {
     head_->rms_norm(rows.data(), output_norm_, rows.data(), n_out, c.n_embd, c.rms_eps);
     head_->matmul(output_, rows.data(), n_out, logits.data() + logit_row * c.n_vocab);
     logit_row += static_cast<size_t>(n_out);
+  }
+
+  void trace(const char* name, int layer, const std::vector<float>& values) const {
+    if (options_.trace) options_.trace(std::string(name) + "-" + std::to_string(layer), values.data(), values.size());
   }
 
   static void add_bias(float* y, const float* bias, int64_t n, int64_t dim) {

@@ -1,0 +1,619 @@
+// DeepSeek-V2/V3/R1 forward pass. References: DeepSeek-V3 technical report (arXiv 2412.19437) §2.1 and the
+// Hugging Face modeling_deepseek.py (DeepseekV3Attention, MoEGate, DeepseekV3MoE); numerics follow llama.cpp's
+// deepseek2 graph where its choices change results (activation rounding, YaRN attention scale, routing order).
+//
+// Attention always runs in the absorbed MLA form over the latent cache (MlaCache): per token and layer the
+// cache holds c_kv = rms_norm(W_kv_a x) [kv_lora_rank] and the rotated k_pe [n_rot]. For head h,
+//   score(t, j) = (k_b[h] q_nope[h])·c_kv[j] + q_pe[h]·k_pe[j]    (k_b[h]: [kv_lora_rank, nope])
+//   out[h]      = v_b[h] (sum_j p_j c_kv[j])                       (v_b[h]: [head_v, kv_lora_rank])
+// which is multi-query attention with one shared [kv_lora_rank + n_rot] key whose first kv_lora_rank values
+// are also the value. Legacy files (one attn_kv_b) get k_b and v_b derived from attn_kv_b at load.
+#include "deepseek2.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <vector>
+
+#include "backend.h"
+#include "error.h"
+#include "half.h"
+#include "layers/moe_experts.h"
+#include "layers/moe_router.h"
+#include "mla_cache.h"
+#include "model_weights.h"
+#include "quant_row.h"
+
+namespace r1 {
+namespace {
+
+struct Deepseek2Config {
+  int n_layer = 0;          // trunk layers run by forward (block_count minus MTP/nextn layers)
+  int n_layer_nextn = 0;    // multi-token-prediction layers stored after the trunk (recognized, not run)
+  int64_t n_embd = 0;
+  int n_head = 0;
+  int64_t n_ff = 0;         // dense feed-forward width
+  int n_dense_lead = 0;     // leading dense layers
+  int64_t q_lora_rank = 0;  // 0: queries through one attn_q matrix (V2-Lite)
+  int64_t kv_lora_rank = 0;
+  int head_k = 0;           // per-head query/key size: nope + rope
+  int head_v = 0;           // per-head value size
+  int n_rot = 0;            // rope part of the key (shared by all heads)
+  int n_nope = 0;
+  bool split_layout = false;  // attn_k_b / attn_v_b in the file (else legacy attn_kv_b)
+  int n_expert = 0;
+  int n_expert_used = 0;
+  int n_expert_shared = 0;
+  int64_t n_ff_exp = 0;
+  int64_t n_vocab = 0;
+  int64_t n_ctx_train = 0;
+  float rms_eps = 1e-6f;
+  float kq_scale = 1.0f;
+  RopeParams rope;
+  RouterParams router;      // selection_bias is per layer (filled at bind time)
+};
+
+[[noreturn]] void config_error(const GgufSet& file, const std::string& what, const std::string& key = "") {
+  Error e(what);
+  e.file(file.parts().front().path());
+  if (!key.empty()) e.key(key);
+  throw e;
+}
+
+Deepseek2Config read_config(const GgufSet& file) {
+  const GgufMetadata& m = file.metadata();
+  const std::string a = "deepseek2.";
+  Deepseek2Config c;
+  const auto u = [&](const std::string& key, uint64_t fallback) {
+    return m.find_uint(a + key).value_or(fallback);
+  };
+  const int block_count = static_cast<int>(m.get_u32(a + "block_count"));
+  c.n_layer_nextn = static_cast<int>(u("nextn_predict_layers", 0));
+  c.n_layer = block_count - c.n_layer_nextn;
+  c.n_embd = static_cast<int64_t>(m.get_u32(a + "embedding_length"));
+  c.n_head = static_cast<int>(m.get_u32(a + "attention.head_count"));
+  c.n_ff = static_cast<int64_t>(u("feed_forward_length", 0));
+  c.n_dense_lead = static_cast<int>(u("leading_dense_block_count", 0));
+  c.q_lora_rank = static_cast<int64_t>(u("attention.q_lora_rank", 0));
+  c.kv_lora_rank = static_cast<int64_t>(m.get_u32(a + "attention.kv_lora_rank"));
+  c.n_rot = static_cast<int>(m.get_u32(a + "rope.dimension_count"));
+  // The split layout declares the per-head sizes under *_mla keys (key_length is then kv_lora_rank + n_rot);
+  // the legacy layout declares them as key_length / value_length.
+  const auto k_mla = m.find_uint(a + "attention.key_length_mla");
+  const auto v_mla = m.find_uint(a + "attention.value_length_mla");
+  c.split_layout = k_mla.has_value() && v_mla.has_value();
+  c.head_k = static_cast<int>(c.split_layout ? *k_mla : m.get_u32(a + "attention.key_length"));
+  c.head_v = static_cast<int>(c.split_layout ? *v_mla : m.get_u32(a + "attention.value_length"));
+  c.n_nope = c.head_k - c.n_rot;
+  c.n_expert = static_cast<int>(u("expert_count", 0));
+  c.n_expert_used = static_cast<int>(u("expert_used_count", 0));
+  c.n_expert_shared = static_cast<int>(u("expert_shared_count", 0));
+  c.n_ff_exp = static_cast<int64_t>(u("expert_feed_forward_length", 0));
+  c.n_ctx_train = static_cast<int64_t>(u("context_length", 4096));
+  c.rms_eps = static_cast<float>(m.find_float(a + "attention.layer_norm_rms_epsilon").value_or(1e-6));
+
+  if (c.n_layer <= 0 || c.n_layer > 4096 || c.n_layer_nextn < 0 || c.n_embd <= 0 || c.n_head <= 0 ||
+      c.n_head > 4096 || c.kv_lora_rank <= 0 || c.n_rot <= 0 || c.n_rot % 2 != 0 || c.n_nope <= 0 ||
+      c.head_v <= 0 || c.n_dense_lead < 0 || c.n_dense_lead > c.n_layer) {
+    config_error(file, fmt::format("implausible deepseek2 hyperparameters: {} layers, {} heads, kv_lora_rank {}, "
+                                   "key {} (rope {}), value {}, {} dense layers",
+                                   c.n_layer, c.n_head, c.kv_lora_rank, c.head_k, c.n_rot, c.head_v, c.n_dense_lead));
+  }
+  if (c.n_layer > c.n_dense_lead) {
+    if (c.n_expert <= 0 || c.n_expert_used <= 0 || c.n_expert_used > c.n_expert || c.n_ff_exp <= 0 ||
+        c.n_expert > 65536) {
+      config_error(file, fmt::format("mixture-of-experts layers need expert_count ({}) >= expert_used_count ({}) > 0 "
+                                     "and expert_feed_forward_length ({}) > 0",
+                                     c.n_expert, c.n_expert_used, c.n_ff_exp));
+    }
+  }
+  if (c.n_dense_lead > 0 && c.n_ff <= 0) config_error(file, "dense layers need feed_forward_length", a + "feed_forward_length");
+
+  // Router. expert_gating_func: 1 softmax (V2, also when absent), 2 sigmoid (V3/R1).
+  RouterParams& r = c.router;
+  r.n_expert = c.n_expert;
+  r.n_used = c.n_expert_used;
+  const uint64_t gating = u("expert_gating_func", 1);
+  if (gating != 1 && gating != 2) {
+    config_error(file, fmt::format("expert gating function {} is not supported (1 softmax, 2 sigmoid)", gating),
+                 a + "expert_gating_func");
+  }
+  r.gating = gating == 2 ? ExpertGating::kSigmoid : ExpertGating::kSoftmax;
+  r.normalize = m.find_bool(a + "expert_weights_norm").value_or(false);
+  r.scale = static_cast<float>(m.find_float(a + "expert_weights_scale").value_or(0.0));
+  // Group-limited routing only when the file declares groups (as llama.cpp: absent keys mean no limit).
+  r.n_group = static_cast<int>(u("expert_group_count", 0));
+  r.n_group_used = static_cast<int>(u("expert_group_used_count", 0));
+  if (r.n_group > 1) {
+    if (c.n_expert % r.n_group != 0 || r.n_group_used <= 0 || r.n_group_used > r.n_group ||
+        c.n_expert / r.n_group < 2 || r.n_group_used * (c.n_expert / r.n_group) < c.n_expert_used) {
+      config_error(file, fmt::format("expert groups do not fit: {} experts in {} groups, {} groups used, {} experts used",
+                                     c.n_expert, r.n_group, r.n_group_used, c.n_expert_used),
+                   a + "expert_group_count");
+    }
+  }
+
+  // Rope: "normal" style (neighbouring pairs) on the n_rot rope dimensions, with YaRN as the file gives it.
+  RopeParams& rope = c.rope;
+  rope.style = RopeStyle::kNormal;
+  rope.n_rot = c.n_rot;
+  rope.freq_base = static_cast<float>(m.find_float(a + "rope.freq_base").value_or(10000.0));
+  const std::string scaling = m.find_string(a + "rope.scaling.type").value_or("linear");
+  const float factor_key = static_cast<float>(m.find_float(a + "rope.scaling.factor").value_or(0.0));
+  rope.freq_scale = (scaling == "none" || factor_key == 0.0f) ? 1.0f : 1.0f / factor_key;
+  rope.n_ctx_orig = static_cast<int>(u("rope.scaling.original_context_length", static_cast<uint64_t>(c.n_ctx_train)));
+  rope.beta_fast = static_cast<float>(m.find_float(a + "rope.scaling.yarn_beta_fast").value_or(32.0));
+  rope.beta_slow = static_cast<float>(m.find_float(a + "rope.scaling.yarn_beta_slow").value_or(1.0));
+  rope.ext_factor = scaling == "yarn" ? 1.0f : 0.0f;
+  if (scaling != "yarn" && scaling != "linear" && scaling != "none") {
+    config_error(file, fmt::format("rope scaling '{}' is not supported (yarn, linear, none)", scaling),
+                 a + "rope.scaling.type");
+  }
+  // llama.cpp's converter stores mscale_all_dim divided by 10 as yarn_log_multiplier; undo that.
+  const auto log_mul_key = m.find_float(a + "rope.scaling.yarn_log_multiplier");
+  const float log_mul = log_mul_key ? static_cast<float>(*log_mul_key) / 0.1f : 0.0f;
+  const float rope_attn_factor = static_cast<float>(m.find_float(a + "rope.scaling.attn_factor").value_or(1.0));
+  // YaRN magnitude: the rope kernel multiplies cos/sin by attn_factor * (1 + 0.1 ln(factor)); the file's
+  // mscale / mscale_all_dim ratio is folded into attn_factor and that kernel factor cancelled, and the
+  // attention scale carries mscale(factor, mscale_all_dim)^2 (DeepSeek's softmax_scale). Same float
+  // operations as llama.cpp, so the scale is bit-identical.
+  float attn_factor = 1.0f;
+  if (rope.ext_factor != 0.0f) {
+    const auto get_mscale = [](float scale, float ms) { return scale <= 1.0f ? 1.0f : (0.1f * ms * std::log(scale) + 1.0f); };
+    const float factor = 1.0f / rope.freq_scale;
+    if (log_mul != 0.0f) {
+      const float mscale = log_mul != 1.0f ? log_mul : 1.0f;
+      attn_factor = get_mscale(factor, mscale) / get_mscale(factor, log_mul);
+    } else {
+      attn_factor = get_mscale(factor, 1.0f);
+    }
+    attn_factor *= 1.0f / (1.0f + 0.1f * std::log(factor));
+  }
+  attn_factor *= rope_attn_factor;
+  rope.attn_factor = attn_factor;
+  const float attn_factor_org = attn_factor * (1.0f + 0.1f * std::log(1.0f / rope.freq_scale));
+  const float mscale = attn_factor_org * (1.0f + 0.1f * log_mul * std::log(1.0f / rope.freq_scale));
+  c.kq_scale = mscale * mscale / std::sqrt(static_cast<float>(c.head_k));
+
+  const GgufSet::Tensor* embd = file.find_tensor("token_embd.weight");
+  if (embd == nullptr) throw Error("required tensor is missing").file(file.parts().front().path()).tensor("token_embd.weight");
+  c.n_vocab = static_cast<int64_t>(embd->info->n_dims >= 2 ? embd->info->dims[1] : 0);
+  return c;
+}
+
+// Views of the `count` 2-D slices [rows, cols] of a 3-D tensor with GGUF dims (cols, rows, count).
+std::vector<WeightView> bind_stack(const GgufSet& file, const std::string& name, int64_t cols, int64_t rows, int64_t count) {
+  const GgufSet::Tensor* t = file.find_tensor(name);
+  if (t == nullptr) throw Error("required tensor is missing").file(file.parts().front().path()).tensor(name);
+  const std::vector<uint64_t> expected = {static_cast<uint64_t>(cols), static_cast<uint64_t>(rows), static_cast<uint64_t>(count)};
+  if (t->info->shape() != expected) {
+    const auto text = [](const std::vector<uint64_t>& d) {
+      std::string s = "(";
+      for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+      return s + ")";
+    };
+    throw Error(fmt::format("has shape {} but the model's configuration needs {}", text(t->info->shape()), text(expected)))
+        .file(file.parts()[t->part].path())
+        .tensor(name);
+  }
+  const GgmlType type = t->info->type->type;
+  const bool plain_float = type == GgmlType::kF32 || type == GgmlType::kF16 || type == GgmlType::kBF16;
+  const auto rb = row_bytes(*t->info->type, static_cast<uint64_t>(cols));
+  if (type == GgmlType::kQ8_K || type == GgmlType::kQ8_1 || (!t->info->type->quantized && !plain_float) || !rb) {
+    throw Error(fmt::format("weights of type {} with rows of {} cannot be computed with", t->info->type->name, cols))
+        .file(file.parts()[t->part].path())
+        .tensor(name);
+  }
+  const uint8_t* base = file.tensor_data(*t).data();
+  std::vector<WeightView> out;
+  for (int64_t i = 0; i < count; ++i) {
+    out.push_back(WeightView{.type = type, .data = base + static_cast<uint64_t>(i * rows) * *rb, .rows = rows, .cols = cols,
+                             .row_bytes = *rb});
+  }
+  return out;
+}
+
+// Rows [begin, begin + n) of a matrix, as a matrix.
+WeightView row_slice(const WeightView& w, int64_t begin, int64_t n) {
+  WeightView s = w;
+  s.data = w.data + static_cast<uint64_t>(begin) * w.row_bytes;
+  s.rows = n;
+  return s;
+}
+
+WeightView f32_view(const std::vector<float>& data, int64_t rows, int64_t cols) {
+  return WeightView{.type = GgmlType::kF32, .data = reinterpret_cast<const uint8_t*>(data.data()), .rows = rows,
+                    .cols = cols, .row_bytes = static_cast<uint64_t>(cols) * sizeof(float)};
+}
+
+// Rounds x in place to what llama.cpp's dot products see when x multiplies a weight of type w (its
+// "vec_dot_type"): a legacy file's latent is rounded this way by the attn_kv_b product llama.cpp runs.
+void round_like_activation(GgmlType weight_type, float* x, int64_t n) {
+  const GgmlType act = activation_type_for(weight_type);
+  switch (act) {
+    case GgmlType::kF32: return;
+    case GgmlType::kF16:
+      for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
+      return;
+    case GgmlType::kBF16:
+      for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
+      return;
+    case GgmlType::kQ8_K: {
+      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(n)));
+      quantize_row_q8_k_activations(x, blocks.data(), n);
+      dequantize_row(GgmlType::kQ8_K, blocks.data(), x, n);
+      return;
+    }
+    default: {
+      // Q8_0 (and, approximately, Q8_1: same codes; its block-sum term is not modelled here).
+      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_0), static_cast<uint64_t>(n)));
+      quantize_row_q8_0_activations(x, blocks.data(), n);
+      dequantize_row(GgmlType::kQ8_0, blocks.data(), x, n);
+      return;
+    }
+  }
+}
+
+struct LayerWeights {
+  const float* attn_norm = nullptr;
+  WeightView q_a, q_b, q;             // q_a/q_b with q_lora_rank > 0, else q
+  const float* q_a_norm = nullptr;
+  WeightView kv_a;                    // [kv_lora_rank + n_rot, n_embd]
+  const float* kv_a_norm = nullptr;
+  std::vector<WeightView> k_b;        // [n_head] each [kv_lora_rank, nope]
+  std::vector<WeightView> v_b;        // [n_head] each [head_v, kv_lora_rank]
+  GgmlType latent_rounding = GgmlType::kF32;  // legacy: the attn_kv_b type whose product rounds the latent
+  WeightView wo;                      // [n_embd, n_head * head_v]
+  const float* ffn_norm = nullptr;
+  bool moe = false;
+  WeightView gate, up, down;          // dense layers
+  WeightView gate_inp;                // [n_expert, n_embd] router
+  const float* exp_probs_b = nullptr; // [n_expert] selection bias
+  ExpertStack experts;
+  WeightView gate_sh, up_sh, down_sh; // shared experts, [n_ff_exp * n_shared, n_embd] ...
+};
+
+class Deepseek2 final : public Model {
+ public:
+  Deepseek2(const GgufSet& file, const ModelOptions& options, const Placement& placement)
+      : config_(read_config(file)), options_(options) {
+    const Deepseek2Config& c = config_;
+    const WeightBinder wb(file);
+    token_embd_ = wb.matrix("token_embd.weight", c.n_embd, c.n_vocab);
+    output_norm_ = wb.vector("output_norm.weight", c.n_embd);
+    output_ = wb.has("output.weight") ? wb.matrix("output.weight", c.n_embd, c.n_vocab) : token_embd_;
+    for (int il = 0; il < c.n_layer; ++il) layers_.push_back(bind_layer(file, wb, il));
+
+    head_ = placement.head;
+    layer_backends_ = placement.layers;
+    if (layer_backends_.empty()) layer_backends_.assign(static_cast<size_t>(c.n_layer), head_);
+    if (head_ == nullptr || layer_backends_.size() != static_cast<size_t>(c.n_layer) ||
+        std::find(layer_backends_.begin(), layer_backends_.end(), nullptr) != layer_backends_.end()) {
+      throw Error(fmt::format("placement must name a backend for the head and each of the {} layers", c.n_layer));
+    }
+    if (options.n_ctx <= 0 || options.n_seq <= 0 || options.ubatch <= 0) {
+      throw Error(fmt::format("invalid context {} / sequences {} / micro-batch {}", options.n_ctx, options.n_seq,
+                              options.ubatch));
+    }
+    // One latent row per position serves as both K and V, so the K cache type is the one that counts.
+    if (options.cache_type_k != options.cache_type_v) {
+      throw Error(fmt::format("the MLA latent cache holds keys and values in one row: K and V cache types must be "
+                              "equal (got {} and {})",
+                              type_info(options.cache_type_k).name, type_info(options.cache_type_v).name));
+    }
+    cache_ = std::make_unique<MlaCache>(MlaCache::Shape{.n_layer = c.n_layer,
+                                                        .n_seq = options.n_seq,
+                                                        .n_ctx = options.n_ctx,
+                                                        .kv_lora_rank = c.kv_lora_rank,
+                                                        .n_rot = c.n_rot,
+                                                        .type = options.cache_type_k});
+    info_.architecture = "deepseek2";
+    info_.n_vocab = c.n_vocab;
+    info_.n_ctx_train = c.n_ctx_train;
+    info_.n_layer = c.n_layer;
+    info_.n_embd = c.n_embd;
+    info_.kv_bytes_per_token = cache_->bytes_per_token();
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  int32_t sequence_length(int32_t seq) const override { return cache_->length(seq); }
+
+  void truncate_sequence(int32_t seq, int32_t pos) override {
+    if (seq < 0 || seq >= options_.n_seq) throw Error(fmt::format("sequence {} does not exist", seq));
+    cache_->set_length(seq, std::min(cache_->length(seq), std::max(0, pos)));
+  }
+
+  void forward(const Batch& batch, std::span<float> logits) override {
+    validate(batch, logits);
+    size_t logit_row = 0;
+    for (size_t start = 0; start < batch.size(); start += static_cast<size_t>(options_.ubatch)) {
+      const size_t end = std::min(batch.size(), start + static_cast<size_t>(options_.ubatch));
+      run_ubatch(batch, start, end, logits, logit_row);
+    }
+  }
+
+ private:
+  LayerWeights bind_layer(const GgufSet& file, const WeightBinder& wb, int il) {
+    const Deepseek2Config& c = config_;
+    const std::string p = "blk." + std::to_string(il) + ".";
+    const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_k;
+    LayerWeights l;
+    l.attn_norm = wb.vector(p + "attn_norm.weight", c.n_embd);
+    if (c.q_lora_rank > 0) {
+      l.q_a = wb.matrix(p + "attn_q_a.weight", c.n_embd, c.q_lora_rank);
+      l.q_a_norm = wb.vector(p + "attn_q_a_norm.weight", c.q_lora_rank);
+      l.q_b = wb.matrix(p + "attn_q_b.weight", c.q_lora_rank, q_dim);
+    } else {
+      l.q = wb.matrix(p + "attn_q.weight", c.n_embd, q_dim);
+    }
+    l.kv_a = wb.matrix(p + "attn_kv_a_mqa.weight", c.n_embd, c.kv_lora_rank + c.n_rot);
+    l.kv_a_norm = wb.vector(p + "attn_kv_a_norm.weight", c.kv_lora_rank);
+    if (c.split_layout) {
+      l.k_b = bind_stack(file, p + "attn_k_b.weight", c.n_nope, c.kv_lora_rank, c.n_head);
+      l.v_b = bind_stack(file, p + "attn_v_b.weight", c.kv_lora_rank, c.head_v, c.n_head);
+    } else {
+      derive_k_b_v_b(wb.matrix(p + "attn_kv_b.weight", c.kv_lora_rank, static_cast<int64_t>(c.n_head) * (c.n_nope + c.head_v)), l);
+    }
+    l.wo = wb.matrix(p + "attn_output.weight", static_cast<int64_t>(c.n_head) * c.head_v, c.n_embd);
+    l.ffn_norm = wb.vector(p + "ffn_norm.weight", c.n_embd);
+    l.moe = il >= c.n_dense_lead;
+    if (!l.moe) {
+      l.gate = wb.matrix(p + "ffn_gate.weight", c.n_embd, c.n_ff);
+      l.up = wb.matrix(p + "ffn_up.weight", c.n_embd, c.n_ff);
+      l.down = wb.matrix(p + "ffn_down.weight", c.n_ff, c.n_embd);
+      return l;
+    }
+    l.gate_inp = wb.matrix(p + "ffn_gate_inp.weight", c.n_embd, c.n_expert);
+    l.exp_probs_b = wb.optional_vector(p + "exp_probs_b.bias", c.n_expert);
+    if (wb.has(p + "ffn_gate_up_exps.weight")) {
+      // Fused experts: each expert's rows are its gate rows, then its up rows.
+      const auto fused = bind_stack(file, p + "ffn_gate_up_exps.weight", c.n_embd, 2 * c.n_ff_exp, c.n_expert);
+      for (const WeightView& w : fused) {
+        l.experts.gate.push_back(row_slice(w, 0, c.n_ff_exp));
+        l.experts.up.push_back(row_slice(w, c.n_ff_exp, c.n_ff_exp));
+      }
+    } else {
+      l.experts.gate = bind_stack(file, p + "ffn_gate_exps.weight", c.n_embd, c.n_ff_exp, c.n_expert);
+      l.experts.up = bind_stack(file, p + "ffn_up_exps.weight", c.n_embd, c.n_ff_exp, c.n_expert);
+    }
+    l.experts.down = bind_stack(file, p + "ffn_down_exps.weight", c.n_ff_exp, c.n_embd, c.n_expert);
+    if (c.n_expert_shared > 0) {
+      const int64_t n_sh = c.n_ff_exp * c.n_expert_shared;
+      l.gate_sh = wb.matrix(p + "ffn_gate_shexp.weight", c.n_embd, n_sh);
+      l.up_sh = wb.matrix(p + "ffn_up_shexp.weight", c.n_embd, n_sh);
+      l.down_sh = wb.matrix(p + "ffn_down_shexp.weight", n_sh, c.n_embd);
+    }
+    return l;
+  }
+
+  // Legacy layout: attn_kv_b [n_head * (nope + head_v), kv_lora_rank] holds per head nope key rows then value
+  // rows. k_b[h] is the transpose of the key rows, v_b[h] the value rows, both decoded to F32 once (exact, so
+  // the absorbed products equal llama.cpp's per-head products up to summation order). llama.cpp multiplies
+  // attn_kv_b by the latent rounded to the weight's activation format; latent_rounding reproduces that.
+  void derive_k_b_v_b(const WeightView& kv_b, LayerWeights& l) {
+    const Deepseek2Config& c = config_;
+    const int64_t r = c.kv_lora_rank;
+    std::vector<float> row(static_cast<size_t>(r));
+    for (int h = 0; h < c.n_head; ++h) {
+      std::vector<float>& kb = derived_.emplace_back(static_cast<size_t>(r * c.n_nope));       // [kv_lora_rank, nope]
+      std::vector<float>& vb = derived_.emplace_back(static_cast<size_t>(c.head_v * r));       // [head_v, kv_lora_rank]
+      const int64_t base = static_cast<int64_t>(h) * (c.n_nope + c.head_v);
+      for (int i = 0; i < c.n_nope; ++i) {
+        weight_row_ref(kv_b, base + i, row.data());
+        for (int64_t j = 0; j < r; ++j) kb[static_cast<size_t>(j * c.n_nope + i)] = row[static_cast<size_t>(j)];
+      }
+      for (int d = 0; d < c.head_v; ++d) weight_row_ref(kv_b, base + c.n_nope + d, vb.data() + d * r);
+      l.k_b.push_back(f32_view(kb, r, c.n_nope));
+      l.v_b.push_back(f32_view(vb, c.head_v, r));
+    }
+    l.latent_rounding = kv_b.type;
+  }
+
+  void validate(const Batch& b, std::span<float> logits) const {
+    const size_t n = b.tokens.size();
+    if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n) {
+      throw Error("batch vectors have different lengths");
+    }
+    size_t wanted = 0;
+    std::vector<int32_t> next(static_cast<size_t>(options_.n_seq));
+    for (int s = 0; s < options_.n_seq; ++s) next[static_cast<size_t>(s)] = cache_->length(s);
+    for (size_t i = 0; i < n; ++i) {
+      if (b.tokens[i] < 0 || b.tokens[i] >= config_.n_vocab) {
+        throw Error(fmt::format("token id {} is outside the vocabulary (0..{})", b.tokens[i], config_.n_vocab - 1));
+      }
+      const int32_t s = b.seq_ids[i];
+      if (s < 0 || s >= options_.n_seq) throw Error(fmt::format("sequence id {} is not one of the {} slots", s, options_.n_seq));
+      const int32_t pos = b.positions[i];
+      if (pos >= options_.n_ctx) {
+        throw Error(fmt::format("position {} does not fit the context of {} tokens", pos, options_.n_ctx));
+      }
+      if (pos != next[static_cast<size_t>(s)]) {
+        throw Error(fmt::format("sequence {} continues at position {}, but the batch gives position {}", s,
+                                next[static_cast<size_t>(s)], pos));
+      }
+      ++next[static_cast<size_t>(s)];
+      wanted += b.want_logits[i] ? 1 : 0;
+    }
+    if (logits.size() < wanted * static_cast<size_t>(config_.n_vocab)) {
+      throw Error(fmt::format("logits buffer holds {} values, the batch asks for {}", logits.size(),
+                              wanted * static_cast<size_t>(config_.n_vocab)));
+    }
+  }
+
+  // Multi-head latent attention of n tokens: h [n, n_embd] in, out [n, n_embd] (the attn_output projection).
+  void attention(Backend& be, const LayerWeights& l, int il, const Batch& b, size_t start, int64_t n, const float* h,
+                 float* out) {
+    const Deepseek2Config& c = config_;
+    const int64_t r = c.kv_lora_rank;
+    const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_k;
+    const int64_t kv_dim = r + c.n_rot;          // one cache row: latent then rope key
+    const int64_t qa_dim = kv_dim;               // one absorbed query head: [k_b q_nope, rope(q_pe)]
+    std::vector<float> q(static_cast<size_t>(n * q_dim));                   // [n, n_head, nope + rope]
+    std::vector<float> kv(static_cast<size_t>(n * kv_dim));                 // [n, kv_lora_rank + n_rot]
+    std::vector<float> qa(static_cast<size_t>(n * c.n_head * qa_dim));      // [n, n_head, kv_lora_rank + n_rot]
+    std::vector<float> lat(static_cast<size_t>(n * c.n_head * r));          // [n, n_head, kv_lora_rank] attention output
+    std::vector<float> o(static_cast<size_t>(n * c.n_head * c.head_v));     // [n, n_head, head_v]
+    std::vector<float> gather(static_cast<size_t>(n * std::max<int64_t>(c.n_nope, r)));  // [n, nope] or [n, kv_lora_rank]
+    std::vector<float> scatter(static_cast<size_t>(n * std::max<int64_t>(r, c.head_v))); // [n, kv_lora_rank] or [n, head_v]
+
+    // q = W_q_b rms_norm(W_q_a h) (or W_q h); c_kv, k_pe = W_kv_a h.
+    if (c.q_lora_rank > 0) {
+      std::vector<float> qa_low(static_cast<size_t>(n * c.q_lora_rank));  // [n, q_lora_rank]
+      be.matmul(l.q_a, h, n, qa_low.data());
+      be.rms_norm(qa_low.data(), l.q_a_norm, qa_low.data(), n, c.q_lora_rank, c.rms_eps);
+      be.matmul(l.q_b, qa_low.data(), n, q.data());
+    } else {
+      be.matmul(l.q, h, n, q.data());
+    }
+    be.matmul(l.kv_a, h, n, kv.data());
+
+    // Cache rows: c_kv normalized (and, for legacy files, rounded as llama.cpp's attn_kv_b product rounds
+    // it), k_pe rotated once for all heads.
+    for (int64_t t = 0; t < n; ++t) {
+      float* row = kv.data() + t * kv_dim;
+      be.rms_norm(row, l.kv_a_norm, row, 1, r, c.rms_eps);
+      round_like_activation(l.latent_rounding, row, r);
+      const int64_t pos = b.positions[start + t];
+      be.rope(row + r, 1, c.n_rot, pos, c.rope);
+      cache_->store(il, b.seq_ids[start + t], static_cast<int>(pos), row, row + r);
+    }
+
+
+    // Absorbed queries: per head, k_b[h] q_nope (one matmul over the n tokens), then the rotated q_pe.
+    for (int hd = 0; hd < c.n_head; ++hd) {
+      for (int64_t t = 0; t < n; ++t) {
+        const float* src = q.data() + t * q_dim + static_cast<int64_t>(hd) * c.head_k;
+        std::copy(src, src + c.n_nope, gather.begin() + t * c.n_nope);
+      }
+      be.matmul(l.k_b[static_cast<size_t>(hd)], gather.data(), n, scatter.data());
+      for (int64_t t = 0; t < n; ++t) {
+        float* dst = qa.data() + (t * c.n_head + hd) * qa_dim;
+        std::copy(scatter.begin() + t * r, scatter.begin() + (t + 1) * r, dst);
+        const float* pe = q.data() + t * q_dim + static_cast<int64_t>(hd) * c.head_k + c.n_nope;
+        std::copy(pe, pe + c.n_rot, dst + r);
+        be.rope(dst + r, 1, c.n_rot, b.positions[start + t], c.rope);
+      }
+    }
+
+    // Multi-query attention over the sequence's latent rows (its own rows of this micro-batch included, read
+    // back through the cache type so prefill equals token-by-token decoding). Value = first r of each row.
+    const AttentionParams ap{.n_head = c.n_head,
+                             .n_head_kv = 1,
+                             .head_dim_k = static_cast<int>(kv_dim),
+                             .head_dim_v = static_cast<int>(r),
+                             .scale = c.kq_scale,
+                             .k_type = options_.cache_type_k,
+                             .v_type = options_.cache_type_k,
+                             .flash = options_.flash_attention};
+    for (int64_t t = 0; t < n; ++t) {
+      const int seq = b.seq_ids[start + t];
+      const int64_t pos = b.positions[start + t];
+      const uint8_t* rows = cache_->row(il, seq, 0);
+      be.attention(ap, qa.data() + t * c.n_head * qa_dim, rows, cache_->row_bytes(), rows, cache_->row_bytes(), pos + 1,
+                   lat.data() + t * c.n_head * r);
+    }
+
+    // Back from the latent to each head's values: o[h] = v_b[h] lat[h].
+    for (int hd = 0; hd < c.n_head; ++hd) {
+      for (int64_t t = 0; t < n; ++t) {
+        const float* src = lat.data() + (t * c.n_head + hd) * r;
+        std::copy(src, src + r, gather.begin() + t * r);
+      }
+      be.matmul(l.v_b[static_cast<size_t>(hd)], gather.data(), n, scatter.data());
+      for (int64_t t = 0; t < n; ++t) {
+        std::copy(scatter.begin() + t * c.head_v, scatter.begin() + (t + 1) * c.head_v,
+                  o.begin() + (t * c.n_head + hd) * c.head_v);
+      }
+    }
+    be.matmul(l.wo, o.data(), n, out);
+  }
+
+  // out [n, n_embd] = W_down(silu(W_gate h) * W_up h).
+  static void swiglu_ffn(Backend& be, const WeightView& gate, const WeightView& up, const WeightView& down, const float* h,
+                         int64_t n, float* out) {
+    std::vector<float> g(static_cast<size_t>(n * gate.rows)), u(static_cast<size_t>(n * up.rows));  // [n, n_ff]
+    be.matmul(gate, h, n, g.data());
+    be.matmul(up, h, n, u.data());
+    be.swiglu(g.data(), u.data(), g.data(), n * gate.rows);
+    be.matmul(down, g.data(), n, out);
+  }
+
+  // Mixture of experts plus the shared expert: out [n, n_embd].
+  void moe(Backend& be, const LayerWeights& l, const float* h, int64_t n, float* out) {
+    const Deepseek2Config& c = config_;
+    std::vector<float> router(static_cast<size_t>(n * c.n_expert));       // [n, n_expert]
+    std::vector<int32_t> chosen(static_cast<size_t>(n * c.n_expert_used));  // [n, n_used]
+    std::vector<float> weights(static_cast<size_t>(n * c.n_expert_used));   // [n, n_used]
+    be.matmul(l.gate_inp, h, n, router.data());
+    RouterParams rp = c.router;
+    rp.selection_bias = l.exp_probs_b;
+    route_experts(rp, router.data(), n, chosen.data(), weights.data());
+    moe_experts_forward(be, l.experts, MoeShape{.n_embd = c.n_embd, .n_ff = c.n_ff_exp, .n_used = c.n_expert_used}, h, n,
+                        chosen.data(), weights.data(), out);
+    if (c.n_expert_shared > 0) {
+      std::vector<float> shared(static_cast<size_t>(n * c.n_embd));  // [n, n_embd]
+      swiglu_ffn(be, l.gate_sh, l.up_sh, l.down_sh, h, n, shared.data());
+      for (size_t i = 0; i < shared.size(); ++i) out[i] += shared[i];
+    }
+  }
+
+  void run_ubatch(const Batch& b, size_t start, size_t end, std::span<float> logits, size_t& logit_row) {
+    const Deepseek2Config& c = config_;
+    const int64_t n = static_cast<int64_t>(end - start);
+    std::vector<float> x(static_cast<size_t>(n * c.n_embd));     // [n, n_embd] residual stream
+    std::vector<float> h(static_cast<size_t>(n * c.n_embd));     // [n, n_embd] normalized input
+    std::vector<float> proj(static_cast<size_t>(n * c.n_embd));  // [n, n_embd] block output
+    for (int64_t t = 0; t < n; ++t) head_->get_row(token_embd_, b.tokens[start + t], x.data() + t * c.n_embd);
+
+    for (int il = 0; il < c.n_layer; ++il) {
+      const LayerWeights& l = layers_[static_cast<size_t>(il)];
+      Backend& be = *layer_backends_[static_cast<size_t>(il)];
+      be.rms_norm(x.data(), l.attn_norm, h.data(), n, c.n_embd, c.rms_eps);
+      attention(be, l, il, b, start, n, h.data(), proj.data());
+      for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+
+      be.rms_norm(x.data(), l.ffn_norm, h.data(), n, c.n_embd, c.rms_eps);
+      if (l.moe) {
+        moe(be, l, h.data(), n, proj.data());
+      } else {
+        swiglu_ffn(be, l.gate, l.up, l.down, h.data(), n, proj.data());
+      }
+      for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
+    }
+    for (int64_t t = 0; t < n; ++t) {
+      const int seq = b.seq_ids[start + t];
+      cache_->set_length(seq, std::max(cache_->length(seq), b.positions[start + t] + 1));
+    }
+
+    std::vector<float> rows;  // [n_out, n_embd] rows that want logits
+    for (int64_t t = 0; t < n; ++t) {
+      if (!b.want_logits[start + t]) continue;
+      rows.insert(rows.end(), x.begin() + t * c.n_embd, x.begin() + (t + 1) * c.n_embd);
+    }
+    const int64_t n_out = static_cast<int64_t>(rows.size()) / c.n_embd;
+    if (n_out == 0) return;
+    head_->rms_norm(rows.data(), output_norm_, rows.data(), n_out, c.n_embd, c.rms_eps);
+    head_->matmul(output_, rows.data(), n_out, logits.data() + logit_row * c.n_vocab);
+    logit_row += static_cast<size_t>(n_out);
+  }
+
+  Deepseek2Config config_;
+  ModelOptions options_;
+  ModelInfo info_;
+  WeightView token_embd_, output_;
+  const float* output_norm_ = nullptr;
+  std::deque<std::vector<float>> derived_;  // legacy layout: k_b / v_b decoded from attn_kv_b (views point here)
+  std::vector<LayerWeights> layers_;
+  Backend* head_ = nullptr;
+  std::vector<Backend*> layer_backends_;
+  std::unique_ptr<MlaCache> cache_;
+};
+
+}  // namespace
+
+std::unique_ptr<Model> make_deepseek2(const GgufSet& file, const ModelOptions& options, const Placement& placement) {
+  return std::make_unique<Deepseek2>(file, options, placement);
+}
+
+}  // namespace r1

@@ -1,0 +1,67 @@
+// Golden loading (JSON metadata + raw float32 logits) and the logit comparison metric.
+#include "golden.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+
+#include <nlohmann/json.hpp>
+
+#include "fixtures.h"
+
+namespace r1::testlib {
+
+namespace {
+std::vector<float> read_floats(const std::filesystem::path& path) {
+  const std::vector<uint8_t> bytes = read_file_bytes(path);
+  std::vector<float> out(bytes.size() / sizeof(float));
+  std::memcpy(out.data(), bytes.data(), out.size() * sizeof(float));
+  return out;
+}
+}  // namespace
+
+Golden load_golden(const std::filesystem::path& dir, const std::string& prompt) {
+  std::ifstream in(dir / (prompt + ".json"));
+  if (!in) throw std::runtime_error("missing golden " + (dir / (prompt + ".json")).string());
+  const nlohmann::json j = nlohmann::json::parse(in);
+  Golden g;
+  g.ids = j[j["evaluated_ids"].get<std::string>()].get<std::vector<int32_t>>();
+  g.n_vocab = j["n_vocab"].get<int64_t>();
+  g.margins = j["logits_top1_margin"].get<std::vector<float>>();
+  g.greedy_ids = j["greedy_ids"].get<std::vector<int32_t>>();
+  g.gen_margins = j["greedy_step_top1_margin"].get<std::vector<float>>();
+  g.logits = read_floats(dir / j["logits_file"].get<std::string>());
+  g.gen_logits = read_floats(dir / j["greedy_step_logits_file"].get<std::string>());
+  if (g.logits.size() != g.ids.size() * static_cast<size_t>(g.n_vocab)) throw std::runtime_error("golden logits size");
+  return g;
+}
+
+LogitComparison compare_logits(const std::vector<float>& got, const std::vector<float>& want,
+                               const std::vector<float>& margins, int64_t n_vocab, float min_margin) {
+  LogitComparison c;
+  const size_t n = want.size() / static_cast<size_t>(n_vocab);
+  double sum_sq = 0.0;
+  for (size_t p = 0; p < n; ++p) {
+    const float* a = got.data() + p * n_vocab;
+    const float* b = want.data() + p * n_vocab;
+    double diff = 0.0, ref = 0.0;
+    for (int64_t i = 0; i < n_vocab; ++i) {
+      diff += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
+      ref += static_cast<double>(b[i]) * b[i];
+    }
+    const double rel = std::sqrt(diff / std::max(ref, 1e-30));
+    sum_sq += rel * rel;
+    c.worst = std::max(c.worst, rel);
+    if (p < margins.size() && margins[p] > min_margin) {
+      const auto amax_a = std::max_element(a, a + n_vocab) - a;
+      const auto amax_b = std::max_element(b, b + n_vocab) - b;
+      if (amax_a != amax_b) ++c.argmax_mismatches;
+    }
+  }
+  c.combined = std::sqrt(sum_sq / static_cast<double>(std::max<size_t>(n, 1)));
+  return c;
+}
+
+}  // namespace r1::testlib

@@ -1,0 +1,32 @@
+// Loading llama.cpp goldens (../shared/fixtures/goldens) and comparing logits against them as the issues
+// define it: per position RMS(logits - golden) / RMS(golden), combined over positions as a root mean square.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace r1::testlib {
+
+struct Golden {
+  std::vector<int32_t> ids;              // evaluated prompt ids
+  std::vector<float> logits;             // [n_tokens, n_vocab]
+  std::vector<float> margins;            // top-1 margin per prompt position
+  std::vector<int32_t> greedy_ids;       // 16 greedy continuation tokens
+  std::vector<float> gen_logits;         // [16, n_vocab], after feeding greedy_ids[k]
+  std::vector<float> gen_margins;
+  int64_t n_vocab = 0;
+};
+
+Golden load_golden(const std::filesystem::path& dir, const std::string& prompt);
+
+struct LogitComparison {
+  double combined = 0.0;      // RMS over positions of the per-position relative RMS difference
+  double worst = 0.0;         // largest per-position relative difference
+  int argmax_mismatches = 0;  // positions whose argmax differs where the golden margin exceeds min_margin
+};
+
+LogitComparison compare_logits(const std::vector<float>& got, const std::vector<float>& want,
+                               const std::vector<float>& margins, int64_t n_vocab, float min_margin = 0.05f);
+
+}  // namespace r1::testlib
