@@ -71,6 +71,11 @@ class Model {
   virtual int32_t sequence_length(int32_t seq) const = 0;
 };
 
+// Checks a batch against the cache before any work (token ids, sequence slots, contiguous positions, the
+// context, the logits buffer); throws r1::Error naming the problem. seq_lengths[s]: positions cached in slot s.
+void validate_batch(const Batch& batch, size_t logits_size, int64_t n_vocab, int n_ctx,
+                    std::span<const int32_t> seq_lengths);
+
 // Backends by layer: placement[i] runs layer i (size n_layer), plus `head` for the embedding and output.
 struct Placement {
   std::vector<Backend*> layers;

@@ -24,19 +24,11 @@
 namespace r1 {
 namespace {
 
-std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem) {
-  const auto plain = fixtures / "models" / (stem + ".gguf");
-  if (std::filesystem::exists(plain)) return plain;
-  return testlib::gunzip_to_temp(fixtures / "models" / (stem + ".gguf.gz"));
-}
+using testlib::max_rel_diff;
+using testlib::model_path;
+using testlib::run_prompt;
 
-std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq = 0) {
-  Batch b;
-  for (size_t i = 0; i < ids.size(); ++i) b.add(ids[i], static_cast<int32_t>(i), seq, true);
-  std::vector<float> logits(ids.size() * static_cast<size_t>(model.info().n_vocab));
-  model.forward(b, logits);
-  return logits;
-}
+
 
 struct MoeComparison {
   double combined = 0.0;        // RMS of the per-position relative RMS differences, two largest left out
@@ -159,14 +151,6 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Deepseek2Golden, ::testing::ValuesIn(cases())
   return name;
 });
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0.0, ref = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    ref = std::max(ref, static_cast<double>(std::fabs(b[i])));
-  }
-  return diff / ref;
-}
 
 // The two layouts hold the same weights; with an F32 cache they run the same arithmetic.
 TEST(Deepseek2Layouts, LegacyAndSplitGiveTheSameLogits) {

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "fixtures.h"
+#include "model.h"
 
 namespace r1::testlib {
 
@@ -36,6 +37,29 @@ Golden load_golden(const std::filesystem::path& dir, const std::string& prompt) 
   g.gen_logits = read_floats(dir / j["greedy_step_logits_file"].get<std::string>());
   if (g.logits.size() != g.ids.size() * static_cast<size_t>(g.n_vocab)) throw std::runtime_error("golden logits size");
   return g;
+}
+
+std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem) {
+  const auto plain = fixtures / "models" / (stem + ".gguf");
+  if (std::filesystem::exists(plain)) return plain;
+  return gunzip_to_temp(fixtures / "models" / (stem + ".gguf.gz"));
+}
+
+std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq) {
+  Batch b;
+  for (size_t i = 0; i < ids.size(); ++i) b.add(ids[i], static_cast<int32_t>(i), seq, true);
+  std::vector<float> logits(ids.size() * static_cast<size_t>(model.info().n_vocab));
+  model.forward(b, logits);
+  return logits;
+}
+
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0.0, ref = 0.0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+    ref = std::max(ref, static_cast<double>(std::fabs(b[i])));
+  }
+  return diff / ref;
 }
 
 LogitComparison compare_logits(const std::vector<float>& got, const std::vector<float>& want,

@@ -6,6 +6,10 @@
 #include <string>
 #include <vector>
 
+namespace r1 {
+class Model;
+}
+
 namespace r1::testlib {
 
 struct Golden {
@@ -25,6 +29,13 @@ struct LogitComparison {
   double worst = 0.0;         // largest per-position relative difference
   int argmax_mismatches = 0;  // positions whose argmax differs where the golden margin exceeds min_margin
 };
+
+// A fixture model by file stem: models/STEM.gguf, or models/STEM.gguf.gz decompressed once into temp_dir().
+std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem);
+// Logits of every position of ids run as one batch on sequence seq: [ids.size(), n_vocab].
+std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq = 0);
+// max |a - b| / max |b|: for comparisons that must agree to rounding.
+double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b);
 
 LogitComparison compare_logits(const std::vector<float>& got, const std::vector<float>& want,
                                const std::vector<float>& margins, int64_t n_vocab, float min_margin = 0.05f);

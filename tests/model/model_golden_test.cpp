@@ -20,6 +20,10 @@
 namespace r1 {
 namespace {
 
+using testlib::max_rel_diff;
+using testlib::model_path;
+using testlib::run_prompt;
+
 struct Case {
   std::string model;     // file stem in models/
   std::string golden;    // folder in goldens/
@@ -28,19 +32,7 @@ struct Case {
   double tolerance = 1e-2;
 };
 
-std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem) {
-  const auto plain = fixtures / "models" / (stem + ".gguf");
-  if (std::filesystem::exists(plain)) return plain;
-  return testlib::gunzip_to_temp(fixtures / "models" / (stem + ".gguf.gz"));
-}
 
-std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq = 0) {
-  Batch b;
-  for (size_t i = 0; i < ids.size(); ++i) b.add(ids[i], static_cast<int32_t>(i), seq, true);
-  std::vector<float> logits(ids.size() * static_cast<size_t>(model.info().n_vocab));
-  model.forward(b, logits);
-  return logits;
-}
 
 class GoldenTest : public ::testing::TestWithParam<Case> {};
 
@@ -110,14 +102,6 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, GoldenTest, ::testing::ValuesIn(cases()), [](
   return name;
 });
 
-double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0.0, ref = 0.0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    ref = std::max(ref, static_cast<double>(std::fabs(b[i])));
-  }
-  return diff / ref;
-}
 
 // Decoding one token at a time must give what one prefill gives, and two sequences sharing a batch must
 // each give what they give alone. With an F32 cache both paths do identical arithmetic per token.

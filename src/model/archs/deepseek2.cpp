@@ -411,34 +411,9 @@ class Deepseek2 final : public Model {
   }
 
   void validate(const Batch& b, std::span<float> logits) const {
-    const size_t n = b.tokens.size();
-    if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n) {
-      throw Error("batch vectors have different lengths");
-    }
-    size_t wanted = 0;
-    std::vector<int32_t> next(static_cast<size_t>(options_.n_seq));
-    for (int s = 0; s < options_.n_seq; ++s) next[static_cast<size_t>(s)] = cache_->length(s);
-    for (size_t i = 0; i < n; ++i) {
-      if (b.tokens[i] < 0 || b.tokens[i] >= config_.n_vocab) {
-        throw Error(fmt::format("token id {} is outside the vocabulary (0..{})", b.tokens[i], config_.n_vocab - 1));
-      }
-      const int32_t s = b.seq_ids[i];
-      if (s < 0 || s >= options_.n_seq) throw Error(fmt::format("sequence id {} is not one of the {} slots", s, options_.n_seq));
-      const int32_t pos = b.positions[i];
-      if (pos >= options_.n_ctx) {
-        throw Error(fmt::format("position {} does not fit the context of {} tokens", pos, options_.n_ctx));
-      }
-      if (pos != next[static_cast<size_t>(s)]) {
-        throw Error(fmt::format("sequence {} continues at position {}, but the batch gives position {}", s,
-                                next[static_cast<size_t>(s)], pos));
-      }
-      ++next[static_cast<size_t>(s)];
-      wanted += b.want_logits[i] ? 1 : 0;
-    }
-    if (logits.size() < wanted * static_cast<size_t>(config_.n_vocab)) {
-      throw Error(fmt::format("logits buffer holds {} values, the batch asks for {}", logits.size(),
-                              wanted * static_cast<size_t>(config_.n_vocab)));
-    }
+    std::vector<int32_t> lengths(static_cast<size_t>(options_.n_seq));
+    for (int s = 0; s < options_.n_seq; ++s) lengths[static_cast<size_t>(s)] = cache_->length(s);
+    validate_batch(b, logits.size(), config_.n_vocab, options_.n_ctx, lengths);
   }
 
   // Multi-head latent attention of n tokens: h [n, n_embd] in, out [n, n_embd] (the attn_output projection).
