@@ -1,8 +1,13 @@
 // CPUID-based detection; on non-x86 builds only NEON (aarch64) is reported.
 #include "cpu_features.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <utility>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
@@ -81,6 +86,23 @@ CpuFeatures detect_cpu_features() {
   f.neon = true;
 #endif
   return f;
+}
+
+int physical_core_count() {
+  std::ifstream in("/proc/cpuinfo");
+  std::set<std::pair<std::string, std::string>> cores;
+  std::string line, physical_id = "0";
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || colon == 0) continue;
+    std::string key = line.substr(0, colon);
+    while (!key.empty() && (key.back() == ' ' || key.back() == '\t')) key.pop_back();
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "physical id") physical_id = value;
+    if (key == "core id") cores.emplace(physical_id, value);
+  }
+  if (!cores.empty()) return static_cast<int>(cores.size());
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 std::string CpuFeatures::best_isa() const {

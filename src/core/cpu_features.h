@@ -32,4 +32,8 @@ struct CpuFeatures {
 
 CpuFeatures detect_cpu_features();
 
+// Physical cores (distinct physical id + core id in /proc/cpuinfo); the hardware thread count when unknown.
+// The default thread count: SMT siblings share the memory bandwidth generation is bound by.
+int physical_core_count();
+
 }  // namespace r1

@@ -17,21 +17,6 @@ namespace r1 {
 
 std::unique_ptr<Session> make_session(EngineImpl& engine, int slot);  // session.cpp
 
-int physical_core_count() {
-  std::ifstream in("/proc/cpuinfo");
-  std::set<std::pair<std::string, std::string>> cores;
-  std::string line, physical_id = "0";
-  while (std::getline(in, line)) {
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
-    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
-    if (key == "physical id") physical_id = value;
-    if (key == "core id") cores.emplace(physical_id, value);
-  }
-  if (!cores.empty()) return static_cast<int>(cores.size());
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-}
 
 uint64_t available_memory_bytes() {
   std::ifstream in("/proc/meminfo");
@@ -62,6 +47,7 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
     throw Error(fmt::format("max sessions {} is out of range (1-256)", options.max_sessions));
   }
   file_ = std::make_unique<GgufSet>(GgufSet::open(options.model));
+  for (const auto& spec : options.override_kv) file_->apply_override(spec);
   if (options.mlock) {
     for (const auto& part : file_->parts()) {
       for (const auto& t : part.tensors()) {

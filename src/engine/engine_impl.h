@@ -51,8 +51,7 @@ class EngineImpl final : public Engine {
   std::mutex compute_mutex_;
 };
 
-// Machine facts used for defaults.
-int physical_core_count();
+// Machine facts used for defaults (physical_core_count is in cpu_features.h).
 uint64_t available_memory_bytes();
 
 }  // namespace r1

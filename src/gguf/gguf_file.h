@@ -33,6 +33,8 @@ class GgufMetadata {
 
   // Returns false when the key is already present (the reader turns that into an error).
   bool add(std::string key, GgufValue value);
+  // Replaces the value of an existing key or appends a new one (metadata overrides).
+  void set(const std::string& key, GgufValue value);
 
   const std::vector<std::pair<std::string, GgufValue>>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
@@ -96,6 +98,7 @@ class GgufFile {
   uint64_t file_size() const { return bytes_.size(); }
   uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
   const GgufMetadata& metadata() const { return metadata_; }
+  GgufMetadata& mutable_metadata() { return metadata_; }  // for --override-kv; tensors stay read-only
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   const GgufTensorInfo* find_tensor(std::string_view name) const;
   // The tensor's bytes inside the mapping (bounds were checked at open).

@@ -14,6 +14,15 @@ bool GgufMetadata::add(std::string key, GgufValue value) {
   return true;
 }
 
+void GgufMetadata::set(const std::string& key, GgufValue value) {
+  const auto it = index_.find(key);
+  if (it != index_.end()) {
+    entries_[it->second].second = std::move(value);
+    return;
+  }
+  add(key, std::move(value));
+}
+
 const GgufValue* GgufMetadata::find(std::string_view key) const {
   const auto it = index_.find(std::string(key));
   return it == index_.end() ? nullptr : &entries_[it->second].second;

@@ -85,6 +85,39 @@ GgufSet GgufSet::open(const std::string& path) {
   return set;
 }
 
+void GgufSet::apply_override(const std::string& spec) {
+  const size_t eq = spec.find('=');
+  const size_t colon = eq == std::string::npos ? std::string::npos : spec.find(':', eq);
+  if (eq == 0 || eq == std::string::npos || colon == std::string::npos) {
+    throw Error(fmt::format("override '{}' is not KEY=TYPE:VALUE (TYPE: int, float, bool, str)", spec));
+  }
+  const std::string key = spec.substr(0, eq);
+  const std::string type = spec.substr(eq + 1, colon - eq - 1);
+  const std::string value = spec.substr(colon + 1);
+  GgufValue v;
+  try {
+    size_t used = 0;
+    if (type == "int") {
+      v = GgufValue::i64(std::stoll(value, &used));
+    } else if (type == "float") {
+      v = GgufValue::f64(std::stod(value, &used));
+    } else if (type == "bool") {
+      if (value != "true" && value != "false") throw std::invalid_argument(value);
+      v = GgufValue::boolean(value == "true");
+      used = value.size();
+    } else if (type == "str") {
+      v = GgufValue::string(value);
+      used = value.size();
+    } else {
+      throw Error(fmt::format("override '{}': unknown type '{}' (int, float, bool, str)", spec, type));
+    }
+    if (used != value.size()) throw std::invalid_argument(value);
+  } catch (const std::logic_error&) {
+    throw Error(fmt::format("override '{}': '{}' is not a valid {}", spec, value, type));
+  }
+  parts_.front().mutable_metadata().set(key, std::move(v));
+}
+
 const GgufSet::Tensor* GgufSet::find_tensor(std::string_view name) const {
   const auto it = index_.find(std::string(name));
   return it == index_.end() ? nullptr : &tensors_[it->second];

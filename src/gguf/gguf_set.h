@@ -23,6 +23,9 @@ class GgufSet {
   static GgufSet open(const std::string& path);
 
   const GgufMetadata& metadata() const { return parts_.front().metadata(); }
+  // Overrides one metadata value, llama.cpp's --override-kv syntax: KEY=TYPE:VALUE with TYPE int, float, bool
+  // or str (e.g. "qwen2.context_length=int:8192"). A malformed spec is an r1::Error.
+  void apply_override(const std::string& spec);
   const std::vector<GgufFile>& parts() const { return parts_; }
   const std::vector<Tensor>& tensors() const { return tensors_; }
   const Tensor* find_tensor(std::string_view name) const;

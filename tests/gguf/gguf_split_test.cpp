@@ -121,3 +121,26 @@ TEST(GgufSplit, SingleFileIsASetOfOne) {
 
 }  // namespace
 }  // namespace r1
+
+namespace r1 {
+namespace {
+
+TEST(GgufOverride, ReplacesAddsAndRefusesMalformedSpecs) {
+  std::vector<std::vector<uint8_t>> storage;
+  const std::string prefix = write_set(testlib::temp_dir() / "override", storage);
+  GgufSet set = GgufSet::open(GgufSet::split_path(prefix, 1, 3));
+  set.apply_override("general.architecture=str:qwen2");
+  set.apply_override("qwen2.context_length=int:8192");
+  set.apply_override("x.scale=float:0.5");
+  set.apply_override("x.flag=bool:true");
+  EXPECT_EQ(set.metadata().get_string("general.architecture"), "qwen2");
+  EXPECT_EQ(set.metadata().get_int("qwen2.context_length"), 8192);
+  EXPECT_EQ(set.metadata().get_float("x.scale"), 0.5);
+  EXPECT_TRUE(set.metadata().get_bool("x.flag"));
+  for (const char* bad : {"novalue", "=int:1", "k=int", "k=int:12x", "k=bool:yes", "k=blob:1", "k=float:"}) {
+    EXPECT_THROW(set.apply_override(bad), Error) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace r1

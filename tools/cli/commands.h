@@ -24,6 +24,8 @@ void add_run_command(CLI::App& app, Action* action);
 void add_logits_command(CLI::App& app, Action* action);
 void add_quantize_command(CLI::App& app, Action* action);
 void add_plan_command(CLI::App& app, Action* action);
+void add_convert_command(CLI::App& app, Action* action);
+void add_bench_command(CLI::App& app, Action* action);
 void add_tensor_command(CLI::App& app, Action* action);
 void add_tokenize_command(CLI::App& app, Action* action);
 void add_detokenize_command(CLI::App& app, Action* action);

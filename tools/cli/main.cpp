@@ -24,6 +24,8 @@ int main(int argc, char** argv) {
   add_logits_command(app, &action);
   add_quantize_command(app, &action);
   add_plan_command(app, &action);
+  add_bench_command(app, &action);
+  add_convert_command(app, &action);
   add_tensor_command(app, &action);
   add_tokenize_command(app, &action);
   add_detokenize_command(app, &action);

@@ -31,6 +31,7 @@ struct ModelFlags {
   bool mlock = false;
   bool no_mmap = false;
   std::vector<std::string> stop;
+  std::vector<std::string> override_kv;
 
   void add_to(CLI::App* cmd) {
     cmd->add_option("-t,--threads", threads, "CPU threads (default: physical cores)");
@@ -50,6 +51,7 @@ struct ModelFlags {
     cmd->add_flag("--mlock", mlock, "Lock the model in RAM");
     cmd->add_flag("--no-mmap", no_mmap, "Accepted for compatibility (weights are always mapped read-only)");
     cmd->add_option("--stop", stop, "Stop string (repeatable)");
+    cmd->add_option("--override-kv", override_kv, "Override model metadata: KEY=TYPE:VALUE, TYPE int|float|bool|str");
   }
 
   EngineOptions engine_options(const std::string& model, int verbosity) const {
@@ -60,6 +62,7 @@ struct ModelFlags {
     o.cache_type_k = cache_type_k;
     o.cache_type_v = cache_type_v;
     o.mlock = mlock;
+    o.override_kv = override_kv;
     o.verbosity = verbosity;
     return o;
   }

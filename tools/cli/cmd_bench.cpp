@@ -1,0 +1,64 @@
+// `r1 bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--depth D] [--json|--md]` and `r1 bench --bandwidth`:
+// prompt and generation tok/s (llama-bench's tests and JSON fields), load time, kernel ISA, and generation's
+// achieved read bandwidth next to the machine's. The work is in src/tools/bench_runner.h.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "bench_bandwidth.h"
+#include "bench_runner.h"
+#include "commands.h"
+#include "error.h"
+
+namespace r1::cli {
+
+namespace {
+struct BenchArgs {
+  bench::BenchOptions options;
+  bool json = false;
+  bool md = false;
+  bool bandwidth = false;
+  bool no_bandwidth = false;
+};
+
+void print(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout); }
+}  // namespace
+
+void add_bench_command(CLI::App& app, Action* action) {
+  auto args = std::make_shared<BenchArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "bench", "Prompt and generation tok/s, load time, and generation's read bandwidth against the machine's");
+  bench::BenchOptions& o = args->options;
+  cmd->add_option("-m,--model", o.model, "GGUF model file (any part of a split set)");
+  cmd->add_option("-p,--n-prompt", o.n_prompt, "Prompt tokens per pp test (0: no pp test)")->capture_default_str();
+  cmd->add_option("-n,--n-gen", o.n_gen, "Generated tokens per tg test (0: no tg test)")->capture_default_str();
+  cmd->add_option("-t,--threads", o.threads, "CPU threads (default: one per physical core)");
+  cmd->add_option("-r,--repetitions", o.repetitions, "Timed runs per test, after one warm-up")->capture_default_str();
+  cmd->add_option("-d,--depth,--n-depth", o.depth, "Tokens already in the KV cache when each run starts")
+      ->capture_default_str();
+  cmd->add_option("--kernels", o.kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference")->capture_default_str();
+  auto* json = cmd->add_flag("--json", args->json, "One JSON object per test, with llama-bench's field names");
+  auto* md = cmd->add_flag("--md", args->md, "A markdown table (the default)");
+  json->excludes(md);
+  cmd->add_flag("--bandwidth", args->bandwidth,
+                "Measure the machine's read bandwidth (all threads, 2 GiB buffer, best of 5); alone, only that");
+  cmd->add_flag("--no-bandwidth", args->no_bandwidth, "With -m: skip the machine bandwidth measurement");
+  cmd->callback([args, action] {
+    *action = [args](CliContext& ctx) {
+      if (args->options.model.empty()) {
+        if (!args->bandwidth) throw Error("give -m MODEL to benchmark, or --bandwidth to measure the machine");
+        const bench::MachineBandwidth bw = bench::measure_machine_bandwidth();
+        print(args->json ? bench::bandwidth_json(bw).dump(2) + "\n" : "machine read bandwidth: " + bench::bandwidth_text(bw) + "\n");
+        return 0;
+      }
+      if (args->bandwidth && args->no_bandwidth) throw Error("--bandwidth and --no-bandwidth contradict each other");
+      args->options.measure_bandwidth = !args->no_bandwidth;
+      const bench::BenchReport report = bench::run_bench(args->options, ctx.log);
+      print(args->json ? bench::bench_json(report).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"
+                       : bench::bench_markdown(report));
+      return 0;
+    };
+  });
+}
+
+}  // namespace r1::cli
