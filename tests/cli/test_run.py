@@ -30,7 +30,8 @@ def main():
         return 77
     models = fixtures / "models"
     for name in ("tiny-qwen2-a-s1.Q8_0.gguf", "tiny-qwen2-a-s1.Q4_K_M.gguf", "tiny-llama-a-s1.Q8_0.gguf",
-                 "tiny-llama-a-s1.Q4_K_M.gguf"):
+                 "tiny-llama-a-s1.Q4_K_M.gguf", "tiny-deepseek2-legacy-a-s1.Q8_0.gguf",
+                 "tiny-deepseek2-legacy-a-s1.Q4_K_M.gguf"):
         out = run(["run", str(models / name), "What is 2+2?", "-n", "12", "--temp", "0", "-c", "256", "-v"])
         check(out.returncode == 0, f"run {name}: exit {out.returncode}: {out.stderr}")
         check("Thinking..." in out.stdout, f"run {name}: reasoning not shown apart: {out.stdout!r}")
