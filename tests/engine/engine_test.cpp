@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <fstream>
+#include <string>
 #include <thread>
 
 #include "error.h"
@@ -151,6 +153,36 @@ TEST(EngineApi, SessionsOwnSlots) {
   EXPECT_EQ(ra.reasoning + ra.content, rb.reasoning + rb.content);  // independent slots, same result
   b.reset();
   EXPECT_NO_THROW(engine->new_session());  // the slot came back
+}
+
+uint64_t resident_bytes() {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      uint64_t kb = 0;
+      in >> kb;
+      return kb * 1024;
+    }
+  }
+  return 0;
+}
+
+// Weights stay in their blocks in the mapped file: loading and generating adds at most the file, the KV cache
+// and 64 MB of working memory to the process (no dequantized copies of the weights).
+TEST(EngineApi, ResidentMemoryIsFilePlusCachePlusLittle) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  for (const char* file : {"tiny-qwen2-a-s1.Q4_K_M.gguf", "tiny-deepseek2-legacy-a-s1.Q8_0.gguf"}) {
+    const uint64_t before = resident_bytes();
+    auto engine = load(fixtures, file, 1, 512);
+    auto s = engine->new_session();
+    s->complete("Hello there", greedy(8));
+    const uint64_t after = resident_bytes();
+    const ModelDescription& d = engine->model();
+    const uint64_t bound = d.file_bytes + d.kv_bytes_per_token * static_cast<uint64_t>(d.context) + (64ull << 20);
+    EXPECT_LE(after - std::min(after, before), bound) << file;
+    RecordProperty(std::string("rss_delta_") + file, std::to_string(after - std::min(after, before)));
+  }
 }
 
 TEST(EngineApi, BadOptionsAreClearErrors) {
