@@ -300,8 +300,10 @@ void split_deepseek_v3(std::string_view text, std::vector<TextSpan>* out) {
   // Stage 2: runs of CJK ideographs and kana, inside each stage-1 piece.
   std::vector<CpSpan> stage2;
   for (const auto& [first, last] : stage1) {
-    split_isolated(t, first, last, [&](size_t pos) {
-      return run_end(t, pos, last, [&](size_t i) { return deepseek_cjk(t.cps[i]); });
+    // The end is copied: lambdas may not capture structured bindings before C++20 as clang 14 reads it.
+    const size_t end = last;
+    split_isolated(t, first, end, [&](size_t pos) {
+      return run_end(t, pos, end, [&](size_t i) { return deepseek_cjk(t.cps[i]); });
     }, &stage2);
   }
   // Stage 3: the main pattern, each piece seen on its own (look-ahead stops at the piece's end).
