@@ -156,7 +156,8 @@ void SafetensorsFile::parse_header() {
       }
       continue;
     }
-    const auto bad = [&](const std::string& what) { return Error(what).file(path_).tensor(name); };
+    const std::string tensor_name = name;  // lambdas cannot capture a structured binding under clang 14
+    const auto bad = [&](const std::string& what) { return Error(what).file(path_).tensor(tensor_name); };
     if (name.empty()) throw bad("empty tensor name");
     if (!entry.is_object()) throw bad("tensor entry is not an object");
     const auto dtype_it = entry.find("dtype");
