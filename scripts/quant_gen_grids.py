@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Writes src/quant/quant_grids.cpp: the i-quant lattice tables, which are part of the GGUF format definitions.
+"""Writes the i-quant lattice tables, which are part of the GGUF format definitions (its output was split by hand:
+the IQ1 grid lives in src/quant/quant_grids_iq1.cpp, the others in src/quant/quant_grids.cpp).
 
 The tables are data (the points each format can encode), carried over value for value from the format's
 definition in llama.cpp's ggml-common.h. Usage: quant_gen_grids.py PATH/TO/ggml-common.h > src/quant/quant_grids.cpp
