@@ -204,6 +204,7 @@ BpeTokenizer load_tokenizer_hf_file(const std::string& tokenizer_json_path, cons
 BpeTokenizer load_tokenizer(const std::string& path, const Logger& log) {
   const std::filesystem::path p(path);
   if (std::filesystem::is_directory(p)) return load_tokenizer_hf_file((p / "tokenizer.json").string(), log);
+  if (p.filename() == "tokenizer_config.json") return load_tokenizer_hf_file((p.parent_path() / "tokenizer.json").string(), log);
   if (p.extension() == ".json") return load_tokenizer_hf_file(path, log);
   return load_tokenizer_gguf_file(path, log);
 }

@@ -21,7 +21,8 @@ TokenizerSpec tokenizer_spec_from_hf(std::string_view tokenizer_json, std::strin
 // tokenizer_json_path names the tokenizer.json; a tokenizer_config.json in the same folder is read when present.
 BpeTokenizer load_tokenizer_hf_file(const std::string& tokenizer_json_path, const Logger& log);
 
-// Any of the above by path: a folder (its tokenizer.json), a *.json file, or a GGUF file.
+// Any of the above by path: a folder (its tokenizer.json), a tokenizer_config.json (the tokenizer.json beside it),
+// another *.json file (a tokenizer.json), or a GGUF file.
 BpeTokenizer load_tokenizer(const std::string& path, const Logger& log);
 
 }  // namespace r1

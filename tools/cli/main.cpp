@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_tensor_command(app, &action);
   add_tokenize_command(app, &action);
   add_detokenize_command(app, &action);
+  add_template_command(app, &action);
 
   // Rewrite llama.cpp's single-dash long flags (-sys, -ctk, -ctv) to their double-dash names.
   std::vector<std::string> args(argv + 1, argv + argc);
