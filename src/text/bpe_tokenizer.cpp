@@ -369,7 +369,84 @@ std::string_view BpeTokenizer::token_to_piece(TokenId id, bool render_special) c
 std::string BpeTokenizer::decode(std::span<const TokenId> ids, bool render_special) const {
   std::string out;
   for (TokenId id : ids) out.append(token_to_piece(id, render_special));
+  return spec_.space_cleanup == SpaceCleanup::kNone ? out : clean_up_spaces(out, spec_.space_cleanup);
+}
+
+namespace {
+
+// llama.cpp's clean-up, one pass at a time; each pass keeps the first byte and looks at the bytes around the
+// current one in its own input.
+std::string drop_space_before_punctuation(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char x = in[i];
+    if (i > 0 && in[i - 1] == ' ' && (x == '?' || x == '!' || x == '.' || x == ',')) out.pop_back();
+    out += x;
+  }
   return out;
+}
+
+std::string join_lone_apostrophe(std::string_view in) {
+  std::string out;
+  bool prev_space = false;  // the byte before i counts as a space (a joined " ' " hides its right space)
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char x = in[i];
+    if (i > 0 && x == '\'' && prev_space && i + 1 < in.size() && in[i + 1] == ' ') {
+      out.back() = x;  // " ' " -> "'": the left space replaced, the right one skipped
+      ++i;
+      prev_space = false;
+      continue;
+    }
+    out += x;
+    prev_space = x == ' ';
+  }
+  return out;
+}
+
+std::string join_contractions(std::string_view in) {
+  std::string out;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char x = in[i];
+    if (i > 0 && in[i - 1] == ' ' && x == '\'' && i + 1 < in.size()) {
+      const char x1 = in[i + 1];
+      const char x2 = i + 2 < in.size() ? in[i + 2] : '\0';
+      if (x1 == 's' || x1 == 'm' || ((x1 == 'r' || x1 == 'v') && x2 == 'e')) out.pop_back();
+    }
+    out += x;
+  }
+  return out;
+}
+
+void replace_all(std::string* s, std::string_view from, std::string_view to) {
+  std::string out;
+  size_t pos = 0;
+  for (size_t hit; (hit = s->find(from, pos)) != std::string::npos; pos = hit + from.size()) {
+    out.append(*s, pos, hit - pos);
+    out.append(to);
+  }
+  if (pos == 0) return;
+  out.append(*s, pos);
+  *s = std::move(out);
+}
+
+}  // namespace
+
+std::string clean_up_spaces(std::string_view text, SpaceCleanup style) {
+  switch (style) {
+    case SpaceCleanup::kNone:
+      return std::string(text);
+    case SpaceCleanup::kLlamaCpp:
+      return join_contractions(join_lone_apostrophe(drop_space_before_punctuation(text)));
+    case SpaceCleanup::kHuggingFace: {
+      std::string out(text);
+      static constexpr std::string_view kReplacements[][2] = {
+          {" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+          {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+      for (const auto& [from, to] : kReplacements) replace_all(&out, from, to);
+      return out;
+    }
+  }
+  return std::string(text);
 }
 
 }  // namespace r1

@@ -32,6 +32,7 @@ class BpeTokenizer {
 
   // The bytes a token stands for. Control and unused tokens give "" unless render_special.
   std::string_view token_to_piece(TokenId id, bool render_special = true) const;
+  // The whole text of ids, with the vocabulary's space clean-up (see SpaceCleanup) applied.
   std::string decode(std::span<const TokenId> ids, bool render_special = true) const;
 
   size_t n_tokens() const { return spec_.tokens.size(); }
@@ -52,6 +53,7 @@ class BpeTokenizer {
   const PreTokenizer& pre_tokenizer() const { return *spec_.pre_tokenizer; }
   Normalization normalization() const { return spec_.normalization; }
   bool ignore_merges() const { return spec_.ignore_merges; }
+  SpaceCleanup space_cleanup() const { return spec_.space_cleanup; }
   const std::string& chat_template() const { return spec_.chat_template; }
   const std::string& source() const { return spec_.source; }
 
@@ -101,5 +103,11 @@ uint32_t byte_to_codepoint(uint8_t byte);
 // characters are then copied through as UTF-8).
 bool byte_level_decode(std::string_view text, std::string* out);
 std::string byte_level_encode(std::string_view bytes);
+
+// Removes the spaces a word-level detokenizer would not have written, as `style` does it:
+// kLlamaCpp: " ?" " !" " ." " ," lose the space; " ' " becomes "'"; " 's" " 'm" " 're" " 've" lose the space
+// (" 't" " 'd" " 'll" keep it), three passes over the bytes as llama.cpp's detokenizer makes them.
+// kHuggingFace: transformers' replacements, in order: " ." " ?" " !" " ," " ' " " n't" " 'm" " 's" " 've" " 're".
+std::string clean_up_spaces(std::string_view text, SpaceCleanup style);
 
 }  // namespace r1

@@ -28,6 +28,11 @@ enum class TokenType : uint8_t {
 
 enum class Normalization { kNone, kNfc };
 
+// The space clean-up of whole-text decoding ("clean_up_tokenization_spaces"): none, llama.cpp's three passes
+// (GGUF vocabularies whose pre-tokenizer llama.cpp gives it), or Hugging Face's string replacements
+// (tokenizer_config.json asks for it).
+enum class SpaceCleanup { kNone, kLlamaCpp, kHuggingFace };
+
 struct TokenizerSpec {
   std::string source;  // file path, for messages
   // Token texts as stored: byte-level encoded (GPT-2 byte-to-unicode) for normal tokens, raw UTF-8 for
@@ -43,6 +48,7 @@ struct TokenizerSpec {
   Normalization normalization = Normalization::kNone;
   // Llama 3: a pre-token that is itself in the vocabulary is emitted whole without running the merges.
   bool ignore_merges = false;
+  SpaceCleanup space_cleanup = SpaceCleanup::kNone;  // decode() only; streaming decoding never cleans
 
   TokenId bos = kNoToken;
   TokenId eos = kNoToken;

@@ -28,6 +28,12 @@ TokenId find_id(const GgufMetadata& md, std::string_view key, size_t n_tokens) {
 // The llama.cpp pre-tokenizer names whose vocabulary adds BOS and skips merges for whole-vocabulary words.
 bool is_llama3_name(std::string_view pre) { return pre == "llama3" || pre == "llama-v3" || pre == "llama-bpe"; }
 
+// llama.cpp cleans spaces when detokenizing BPE vocabularies except for these pre-tokenizers (of those r1 knows).
+bool llama_cpp_keeps_spaces(std::string_view pre) {
+  return pre == "qwen2" || pre == "deepseek-r1-qwen" || pre == "deepseek-v3" || pre == "deepseek-llm" ||
+         pre == "deepseek-coder";
+}
+
 }  // namespace
 
 TokenizerSpec tokenizer_spec_from_gguf(const GgufMetadata& md, const Logger& log) {
@@ -81,6 +87,7 @@ TokenizerSpec tokenizer_spec_from_gguf(const GgufMetadata& md, const Logger& log
     }
     spec.ignore_merges = is_llama3_name(*pre);
   }
+  spec.space_cleanup = pre && llama_cpp_keeps_spaces(*pre) ? SpaceCleanup::kNone : SpaceCleanup::kLlamaCpp;
 
   spec.bos = find_id(md, "tokenizer.ggml.bos_token_id", n);
   spec.eos = find_id(md, "tokenizer.ggml.eos_token_id", n);

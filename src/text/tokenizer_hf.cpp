@@ -171,6 +171,7 @@ TokenizerSpec tokenizer_spec_from_hf(std::string_view tokenizer_json, std::strin
       spec.eos = id_of(spec, token_content(config.value("eos_token", Json())));
       spec.pad = id_of(spec, token_content(config.value("pad_token", Json())));
       spec.unk = id_of(spec, token_content(config.value("unk_token", Json())));
+      if (config.value("clean_up_tokenization_spaces", false)) spec.space_cleanup = SpaceCleanup::kHuggingFace;
       const Json chat_template = config.value("chat_template", Json());
       if (chat_template.is_string()) {
         spec.chat_template = chat_template.get<std::string>();

@@ -135,9 +135,53 @@ TEST(TinyGgufVocab, RoundTripsEveryCase) {
     const BpeTokenizer& tok = text_test::tiny_gguf_tokenizer(fixtures, model.file_stem);
     for (const json& c : cases(fixtures)) {
       const std::string text = c.at("text").get<std::string>();
-      EXPECT_EQ(tok.decode(tok.encode(text, {.parse_special = true})), text) << model.file_stem;
+      const std::vector<TokenId> ids = tok.encode(text, {.parse_special = true});
+      std::string pieces;
+      for (TokenId id : ids) pieces += tok.token_to_piece(id);
+      EXPECT_EQ(pieces, text) << model.file_stem;
+      EXPECT_EQ(tok.decode(ids), clean_up_spaces(text, tok.space_cleanup())) << model.file_stem;
     }
   }
+}
+
+// llama.cpp cleans spaces in llama_detokenize for llama-bpe but not for the qwen2 and deepseek-v3 pre-tokenizers.
+TEST(TinyGgufVocab, SpaceCleanupAsLlamaCpp) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  EXPECT_EQ(text_test::tiny_gguf_tokenizer(fixtures, "tiny-llama-a-s1").space_cleanup(), SpaceCleanup::kLlamaCpp);
+  EXPECT_EQ(text_test::tiny_gguf_tokenizer(fixtures, "tiny-qwen2-a-s1").space_cleanup(), SpaceCleanup::kNone);
+  EXPECT_EQ(text_test::tiny_gguf_tokenizer(fixtures, "tiny-deepseek2-legacy-a-s1").space_cleanup(), SpaceCleanup::kNone);
+  const BpeTokenizer& llama = text_test::tiny_gguf_tokenizer(fixtures, "tiny-llama-a-s1");
+  EXPECT_EQ(llama.decode(llama.encode("Hello , world ! it 's")), "Hello, world! it's");
+}
+
+// Expected outputs are llama_detokenize(llama_tokenize(input)) with the tiny llama-bpe vocabulary (llama.cpp d32676d77).
+TEST(SpaceCleanup, LlamaCppPasses) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"\t \u2014 \u2014 ! } x", "\t \u2014 \u2014! } x"},
+      {"Hello , world . How are you ? Fine !", "Hello, world. How are you? Fine!"},
+      {"don 't , it 's , I 'm , we 're , you 've , he 'll , she 'd", "don 't, it's, I'm, we're, you've, he 'll, she 'd"},
+      {"a ' b", "a'b"},
+      {"x ' ' y", "x'' y"},
+      {" ' ' '", "'' '"},
+      {" 's", "'s"},
+      {" ' ", "'"},
+      {"rock ' n ' roll", "rock'n'roll"},
+      {"  123\n's token ! 's ", "  123\n's token!'s "},
+      {" .", "."},
+      {"a  ,b", "a ,b"},
+      {"", ""},
+      {" ", " "},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(clean_up_spaces(in, SpaceCleanup::kLlamaCpp), want) << in;
+  EXPECT_EQ(clean_up_spaces("a , b", SpaceCleanup::kNone), "a , b");
+}
+
+// transformers' clean_up_tokenization: plain replacements, " n't" included, " ' " joined without look-behind.
+TEST(SpaceCleanup, HuggingFaceReplacements) {
+  EXPECT_EQ(clean_up_spaces("Hello , world . How ? Fine !", SpaceCleanup::kHuggingFace), "Hello, world. How? Fine!");
+  EXPECT_EQ(clean_up_spaces("do n't it 's I 'm we 're you 've he 'll", SpaceCleanup::kHuggingFace),
+            "don't it's I'm we're you've he 'll");
+  EXPECT_EQ(clean_up_spaces("rock ' n ' roll", SpaceCleanup::kHuggingFace), "rock'n'roll");
 }
 
 }  // namespace
