@@ -1,6 +1,6 @@
 // StreamDecoder: turns generated token ids into text as they arrive, holding back the bytes of a UTF-8
 // character that is not complete yet, so a caller never prints half a character. Invalid bytes come out as
-// U+FFFD. Splitting reasoning from answer is reasoning_split.h's job.
+// U+FFFD (core's sanitize_utf8). Splitting reasoning from answer is reasoning_split.h's job.
 #pragma once
 
 #include <string>
@@ -27,8 +27,5 @@ class StreamDecoder {
   bool render_special_;
   std::string pending_;
 };
-
-// text with every malformed UTF-8 byte replaced by U+FFFD.
-std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace r1

@@ -11,7 +11,7 @@
 #include "fixtures.h"
 #include "pretokenizer.h"
 #include "text_test_util.h"
-#include "text_stream.h"
+#include "utf8.h"
 #include "text_unicode.h"
 
 namespace r1 {
@@ -123,7 +123,7 @@ void expect_same_as_oracle(const std::vector<std::string>& texts, const char* wh
         std::string g, w;
         for (const auto& p : got) g += "[" + p + "]";
         for (const auto& p : want) w += "[" + p + "]";
-        ADD_FAILURE() << what << " " << pre.name() << "\n text: " << nlohmann::json(replace_invalid_utf8(text)).dump()
+        ADD_FAILURE() << what << " " << pre.name() << "\n text: " << nlohmann::json(sanitize_utf8(text)).dump()
                       << "\n  got: " << g << "\n want: " << w;
       }
     }

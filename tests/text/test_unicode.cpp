@@ -3,10 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <random>
 #include <sstream>
 
 #include "text_unicode.h"
 #include "text_test_util.h"
+#include "utf8.h"
 
 namespace r1 {
 namespace {
@@ -28,6 +30,21 @@ TEST(Unicode, MalformedBytesBecomeOneReplacementEach) {
   EXPECT_EQ(decode_all("\xC0\xAF"), (std::vector<uint32_t>{0xFFFD, 0xFFFD}));
   EXPECT_EQ(decode_all("\xED\xA0\x80"), (std::vector<uint32_t>{0xFFFD, 0xFFFD, 0xFFFD}));
   EXPECT_EQ(decode_all("\xF4\x90\x80\x80"), (std::vector<uint32_t>{0xFFFD, 0xFFFD, 0xFFFD, 0xFFFD}));
+}
+
+// The tokenizer's decoder and core's sanitize_utf8 (the one repair function) agree on what is malformed:
+// every byte decode_utf8 rejects is exactly one U+FFFD in sanitize_utf8's output.
+TEST(Unicode, DecoderAgreesWithSanitize) {
+  std::mt19937 rng(7);
+  const uint8_t interesting[] = {0x00, 0x41, 0x7F, 0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xDF, 0xE0, 0xED, 0xEF,
+                                 0xF0, 0xF4, 0xF5, 0xF8, 0xFF, 0xA0, 0x9F, 0x8F, 0x90};
+  for (int round = 0; round < 20000; ++round) {
+    std::string s(rng() % 12, '\0');
+    for (char& c : s) c = static_cast<char>(interesting[rng() % std::size(interesting)]);
+    std::string decoded;
+    for (size_t pos = 0; pos < s.size();) append_utf8(&decoded, decode_utf8(s, &pos));
+    ASSERT_EQ(decoded, sanitize_utf8(s)) << ::testing::PrintToString(s);
+  }
 }
 
 TEST(Unicode, CharClasses) {

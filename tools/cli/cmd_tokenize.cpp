@@ -12,8 +12,8 @@
 #include "bpe_tokenizer.h"
 #include "commands.h"
 #include "error.h"
-#include "text_stream.h"
 #include "tokenizer_load.h"
+#include "utf8.h"
 
 namespace r1::cli {
 
@@ -62,7 +62,7 @@ void write_out(const std::string& s) { std::fwrite(s.data(), 1, s.size(), stdout
 
 // A piece as a JSON-style quoted string; a piece that is only part of a UTF-8 character shows its bytes.
 std::string display_piece(std::string_view piece) {
-  if (replace_invalid_utf8(piece) == piece) return nlohmann::json(std::string(piece)).dump();
+  if (is_valid_utf8(piece)) return nlohmann::json(std::string(piece)).dump();
   std::string out = "\"";
   for (char c : piece) out += fmt::format("\\x{:02X}", static_cast<uint8_t>(c));
   return out + "\"";
@@ -133,7 +133,7 @@ int run_detokenize(const DetokenizeArgs& args, CliContext& ctx) {
     }
     ids.push_back(static_cast<TokenId>(v));
   }
-  write_out(replace_invalid_utf8(tokenizer.decode(ids, !args.no_render_special)));
+  write_out(sanitize_utf8(tokenizer.decode(ids, !args.no_render_special)));
   return 0;
 }
 
