@@ -12,6 +12,7 @@
 
 #include "check.h"
 #include "error.h"
+#include "llama3_rope.h"
 
 namespace r1 {
 
@@ -272,31 +273,16 @@ void common_keys(Planner& p, int64_t n_layer_total, int64_t n_ff, int64_t n_head
   p.key_f32("attention.layer_norm_rms_epsilon", c.get_float("rms_norm_eps", 1e-6));
 }
 
-// Llama 3.1 frequency scaling as a tensor of divisors, one per rotated pair, computed in float32 as
-// llama.cpp's converter does (torch float32 arithmetic).
+// Llama 3.1 frequency scaling from config.json's rope_scaling (llama3_rope.h computes the divisors).
 std::vector<float> llama3_rope_factors(const HfConfig& config, int64_t head_dim) {
   const nlohmann::json& rope = *rope_scaling(config);
-  const float base = static_cast<float>(config.get_float("rope_theta", 10000.0));
-  const double factor = rope_number(config, rope, "factor", 8.0);
-  const double low = rope_number(config, rope, "low_freq_factor", 1.0);
-  const double high = rope_number(config, rope, "high_freq_factor", 4.0);
-  const double old_ctx = rope_number(config, rope, "original_max_position_embeddings", 8192);
-  const double low_wavelen = old_ctx / low;
-  const double high_wavelen = old_ctx / high;
-  std::vector<float> out;
-  for (int64_t i = 0; i < head_dim; i += 2) {
-    const float freq = 1.0f / std::pow(base, static_cast<float>(i) / static_cast<float>(head_dim));
-    const float wavelen = static_cast<float>(2 * std::numbers::pi) / freq;
-    if (wavelen < high_wavelen) {
-      out.push_back(1.0f);
-    } else if (wavelen > low_wavelen) {
-      out.push_back(static_cast<float>(factor));
-    } else {
-      const float smooth = (static_cast<float>(old_ctx) / wavelen - static_cast<float>(low)) / static_cast<float>(high - low);
-      out.push_back(1.0f / ((1.0f - smooth) / static_cast<float>(factor) + smooth));
-    }
-  }
-  return out;
+  return llama3_rope_factors(
+      Llama3RopeScaling{.freq_base = static_cast<float>(config.get_float("rope_theta", 10000.0)),
+                        .factor = rope_number(config, rope, "factor", 8.0),
+                        .low_freq_factor = rope_number(config, rope, "low_freq_factor", 1.0),
+                        .high_freq_factor = rope_number(config, rope, "high_freq_factor", 4.0),
+                        .original_context = rope_number(config, rope, "original_max_position_embeddings", 8192)},
+      head_dim);
 }
 
 // ---- qwen2 and llama -------------------------------------------------------------------------------------

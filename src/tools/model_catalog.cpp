@@ -122,23 +122,10 @@ uint64_t weight_bytes(const TypeInfo& type, uint64_t n_per_row, uint64_t rows) {
   return n_per_row * rows * 2;
 }
 
-class TensorListBuilder {
+// The type a recipe gives a 2-D (or stacked 3-D) weight.
+class RecipeTypes {
  public:
-  TensorListBuilder(const QuantRecipe& recipe, int n_layer) : recipe_(recipe), n_layer_(n_layer) {}
-
-  // A matrix with n_in inputs (the row length) and n_out outputs, `count` times (experts).
-  void matrix(const std::string& name, int64_t n_in, int64_t n_out, int layer, int64_t count = 1) {
-    const TypeInfo& t = type_named(type_for(name, layer));
-    const uint64_t rows = static_cast<uint64_t>(n_out * count);
-    out_.push_back({name, static_cast<uint64_t>(n_in) * rows, weight_bytes(t, static_cast<uint64_t>(n_in), rows)});
-  }
-  void f32(const std::string& name, int64_t n) {
-    out_.push_back({name, static_cast<uint64_t>(n), static_cast<uint64_t>(n) * 4});
-  }
-  std::vector<PlanTensor> take() { return std::move(out_); }
-
- private:
-  std::string_view pick(std::string_view preferred) const { return preferred.empty() ? recipe_.base : preferred; }
+  RecipeTypes(const QuantRecipe& recipe, int n_layer) : recipe_(recipe), n_layer_(n_layer) {}
 
   std::string_view type_for(const std::string& name, int layer) const {
     const auto has = [&name](std::string_view part) { return name.find(part) != std::string::npos; };
@@ -158,9 +145,29 @@ class TensorListBuilder {
     return recipe_.base;
   }
 
+ private:
+  std::string_view pick(std::string_view preferred) const { return preferred.empty() ? recipe_.base : preferred; }
+
   const QuantRecipe& recipe_;
   int n_layer_;
-  std::vector<PlanTensor> out_;
+};
+
+class ShapeListBuilder {
+ public:
+  // A matrix with n_in inputs (the row length) and n_out outputs; count > 0: a 3-D stack of `count` (experts).
+  void matrix(const std::string& name, int64_t n_in, int64_t n_out, int layer, int64_t count = 0) {
+    std::vector<uint64_t> dims = {static_cast<uint64_t>(n_in), static_cast<uint64_t>(n_out)};
+    if (count > 0) dims.push_back(static_cast<uint64_t>(count));
+    out_.push_back({name, std::move(dims), layer, true});
+  }
+  // Kept at F32 whatever the recipe (norms, biases, the router): dims fastest first.
+  void f32(const std::string& name, std::vector<uint64_t> dims, int layer) {
+    out_.push_back({name, std::move(dims), layer, false});
+  }
+  std::vector<CatalogTensor> take() { return std::move(out_); }
+
+ private:
+  std::vector<CatalogTensor> out_;
 };
 
 }  // namespace
@@ -171,7 +178,12 @@ const CatalogModel* find_model(std::string_view name) {
   for (const CatalogModel& m : kModels) {
     const std::string_view tag = m.id.substr(m.id.find(':') + 1);
     const std::string_view repo_name = m.hf_repo.substr(m.hf_repo.find('/') + 1);
-    if (iequals(name, m.id) || iequals(name, tag) || iequals(name, m.hf_repo) || iequals(name, repo_name)) return &m;
+    const std::string_view short_name =
+        iequals(repo_name.substr(0, 9), "DeepSeek-") && repo_name.size() > 9 ? repo_name.substr(9) : repo_name;
+    if (iequals(name, m.id) || iequals(name, tag) || iequals(name, m.hf_repo) || iequals(name, repo_name) ||
+        iequals(name, short_name)) {
+      return &m;
+    }
   }
   return nullptr;
 }
@@ -216,22 +228,23 @@ ModelShapeFacts catalog_shape(const CatalogModel& m) {
   return s;
 }
 
-std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe& recipe) {
-  TensorListBuilder b(recipe, m.n_layer);
+std::vector<CatalogTensor> catalog_tensor_shapes(const CatalogModel& m) {
+  ShapeListBuilder b;
   const int64_t d = m.n_embd;
+  const auto u = [](int64_t v) { return static_cast<uint64_t>(v); };
   b.matrix("token_embd.weight", d, m.n_vocab, -1);
   for (int i = 0; i < m.n_layer; ++i) {
     const std::string p = fmt::format("blk.{}.", i);
-    b.f32(p + "attn_norm.weight", d);
-    b.f32(p + "ffn_norm.weight", d);
+    b.f32(p + "attn_norm.weight", {u(d)}, i);
+    b.f32(p + "ffn_norm.weight", {u(d)}, i);
     if (m.kv_lora_rank > 0) {
       // MLA (legacy GGUF layout): q = W_qb · norm(W_qa · x); [c_kv, k_pe] = W_kva · x; [k_nope, v] = W_kvb · c_kv.
       const int64_t qk = m.nope_dim + m.rope_dim;
       b.matrix(p + "attn_q_a.weight", d, m.q_lora_rank, i);
-      b.f32(p + "attn_q_a_norm.weight", m.q_lora_rank);
+      b.f32(p + "attn_q_a_norm.weight", {u(m.q_lora_rank)}, i);
       b.matrix(p + "attn_q_b.weight", m.q_lora_rank, m.n_head * qk, i);
       b.matrix(p + "attn_kv_a_mqa.weight", d, m.kv_lora_rank + m.rope_dim, i);
-      b.f32(p + "attn_kv_a_norm.weight", m.kv_lora_rank);
+      b.f32(p + "attn_kv_a_norm.weight", {u(m.kv_lora_rank)}, i);
       b.matrix(p + "attn_kv_b.weight", m.kv_lora_rank, m.n_head * (m.nope_dim + m.head_dim), i);
       b.matrix(p + "attn_output.weight", m.n_head * m.head_dim, d, i);
     } else {
@@ -241,9 +254,9 @@ std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe
       b.matrix(p + "attn_k.weight", d, kv, i);
       b.matrix(p + "attn_v.weight", d, kv, i);
       if (m.qkv_bias) {
-        b.f32(p + "attn_q.bias", q);
-        b.f32(p + "attn_k.bias", kv);
-        b.f32(p + "attn_v.bias", kv);
+        b.f32(p + "attn_q.bias", {u(q)}, i);
+        b.f32(p + "attn_k.bias", {u(kv)}, i);
+        b.f32(p + "attn_v.bias", {u(kv)}, i);
       }
       b.matrix(p + "attn_output.weight", q, d, i);
     }
@@ -252,8 +265,8 @@ std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe
       b.matrix(p + "ffn_up.weight", d, m.n_ff, i);
       b.matrix(p + "ffn_down.weight", m.n_ff, d, i);
     } else {
-      b.f32(p + "ffn_gate_inp.weight", d * m.n_expert);  // router, kept at F32
-      b.f32(p + "exp_probs_b.bias", m.n_expert);
+      b.f32(p + "ffn_gate_inp.weight", {u(d), u(m.n_expert)}, i);  // router, kept at F32
+      b.f32(p + "exp_probs_b.bias", {u(m.n_expert)}, i);
       b.matrix(p + "ffn_gate_exps.weight", d, m.n_ff_expert, i, m.n_expert);
       b.matrix(p + "ffn_up_exps.weight", d, m.n_ff_expert, i, m.n_expert);
       b.matrix(p + "ffn_down_exps.weight", m.n_ff_expert, d, i, m.n_expert);
@@ -263,9 +276,22 @@ std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe
       b.matrix(p + "ffn_down_shexp.weight", shared, d, i);
     }
   }
-  b.f32("output_norm.weight", d);
+  b.f32("output_norm.weight", {u(d)}, -1);
   if (!m.tied_embeddings) b.matrix("output.weight", d, m.n_vocab, -1);
   return b.take();
+}
+
+std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe& recipe) {
+  const RecipeTypes types(recipe, m.n_layer);
+  std::vector<PlanTensor> out;
+  for (const CatalogTensor& t : catalog_tensor_shapes(m)) {
+    uint64_t n = 1;
+    for (uint64_t dim : t.dims) n *= dim;
+    const uint64_t bytes = t.matrix ? weight_bytes(type_named(types.type_for(t.name, t.layer)), t.dims[0], n / t.dims[0])
+                                    : n * 4;
+    out.push_back({t.name, n, bytes});
+  }
+  return out;
 }
 
 ModelProfile profile_from_catalog(const CatalogModel& model, const QuantRecipe& recipe) {

@@ -62,7 +62,8 @@ struct QuantRecipe {
 };
 
 std::span<const CatalogModel> model_catalog();
-// By id ("deepseek-r1:7b"), by size tag ("7b", "671b") or by Hugging Face name (case-insensitive).
+// By id ("deepseek-r1:7b"), by size tag ("7b", "671b") or by Hugging Face name with or without the organization
+// and the "DeepSeek-" prefix ("DeepSeek-R1-Distill-Qwen-7B", "r1-distill-qwen-7b", "deepseek-r1"), case-insensitive.
 const CatalogModel* find_model(std::string_view name);
 
 std::span<const QuantRecipe> quant_recipes();
@@ -72,7 +73,17 @@ std::vector<const QuantRecipe*> recipes_for(const CatalogModel& model);
 // The quantization `r1 plan` shows first for a model (Q4_K_M; UD-IQ1_S for 671B).
 std::string_view default_quant(const CatalogModel& model);
 
-// The tensors a GGUF of this model at this recipe holds (names as llama.cpp writes them, legacy MLA layout).
+// One tensor of a catalog model, shape only: dims fastest-varying first (GGUF order); matrix: a weight a
+// recipe types (2-D, or a 3-D stack of experts), else kept at F32 (norms, biases, the router).
+struct CatalogTensor {
+  std::string name;
+  std::vector<uint64_t> dims;
+  int layer;  // -1 outside the blocks
+  bool matrix;
+};
+// The tensors a GGUF of this model holds (names as llama.cpp writes them, legacy MLA layout), in file order.
+std::vector<CatalogTensor> catalog_tensor_shapes(const CatalogModel& model);
+// The same with the sizes they have at this recipe.
 std::vector<PlanTensor> catalog_tensors(const CatalogModel& model, const QuantRecipe& recipe);
 ModelShapeFacts catalog_shape(const CatalogModel& model);
 ModelProfile profile_from_catalog(const CatalogModel& model, const QuantRecipe& recipe);

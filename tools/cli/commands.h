@@ -30,5 +30,6 @@ void add_tensor_command(CLI::App& app, Action* action);
 void add_tokenize_command(CLI::App& app, Action* action);
 void add_detokenize_command(CLI::App& app, Action* action);
 void add_template_command(CLI::App& app, Action* action);
+void add_synth_command(CLI::App& app, Action* action);
 
 }  // namespace r1::cli

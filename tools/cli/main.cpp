@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   add_tokenize_command(app, &action);
   add_detokenize_command(app, &action);
   add_template_command(app, &action);
+  add_synth_command(app, &action);
 
   // Rewrite llama.cpp's single-dash long flags (-sys, -ctk, -ctv) to their double-dash names.
   std::vector<std::string> args(argv + 1, argv + argc);
