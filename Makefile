@@ -28,11 +28,11 @@ asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@cd build-asan && ctest --output-on-failure -j $(JOBS) -LE "slow|gpu" $(CTEST_ARGS)
 
-# libFuzzer targets (clang): build-fuzz/bin/fuzz_gguf, fuzz_safetensors; see docs/FUZZING.md.
+# libFuzzer targets (clang): build-fuzz/bin/fuzz_gguf, fuzz_safetensors, fuzz_tokenizer, fuzz_template; see docs/FUZZING.md.
 fuzz: deps
 	@cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
 	  -DCMAKE_CXX_COMPILER=clang++ -DR1_FUZZ=ON -DR1_BUILD_TESTS=OFF >/dev/null
-	@cmake --build build-fuzz -j $(JOBS) --target fuzz_gguf fuzz_safetensors
+	@cmake --build build-fuzz -j $(JOBS) --target fuzz_gguf fuzz_safetensors fuzz_tokenizer fuzz_template
 
 clean:
 	rm -rf $(BUILD_DIR) build-asan build-fuzz

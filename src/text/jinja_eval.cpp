@@ -666,7 +666,8 @@ class Renderer {
     }
     if (name == "unique") {
       Array out;
-      for (const Value& v : *list_of(in, line).array) {
+      const Value items = list_of(in, line);  // owns the array the loop walks
+      for (const Value& v : *items.array) {
         if (std::none_of(out.begin(), out.end(), [&](const Value& o) { return equal(o, v); })) out.push_back(v);
       }
       return Value::list(std::move(out));
@@ -684,7 +685,8 @@ class Renderer {
     if (name == "map") {
       Array out;
       const Value* attr = arg(args, kwargs, 99, "attribute");
-      for (const Value& v : *list_of(in, line).array) {
+      const Value items = list_of(in, line);  // owns the array the loop walks
+      for (const Value& v : *items.array) {
         if (attr) {
           out.push_back(attribute(v, to_output(*attr), line));
         } else if (a0 && a0->is_string()) {
@@ -701,7 +703,8 @@ class Renderer {
       const bool by_attr = name.ends_with("attr");
       const bool keep_when = name.starts_with("select");
       Array out;
-      for (const Value& v : *list_of(in, line).array) {
+      const Value items = list_of(in, line);  // owns the array the loop walks
+      for (const Value& v : *items.array) {
         const Value subject = by_attr ? attribute(v, a0 ? to_output(*a0) : "", line) : v;
         const size_t test_at = by_attr ? 1 : 0;
         bool result;

@@ -215,10 +215,27 @@ class ExprParser {
     e->line = line_;
     e->name = std::move(name);
     e->args = std::move(args);
+    for (const ExprPtr& child : e->args) note_child(e.get(), child);
     return e;
   }
+  // Keeps parent->depth the height of its subtree; fails beyond kMaxExprDepth.
+  void note_child(Expr* parent, const ExprPtr& child) {
+    if (!child) return;
+    parent->depth = std::max(parent->depth, child->depth + 1);
+    if (parent->depth > kMaxExprDepth) fail(line_, fmt::format("expression nested deeper than {}", kMaxExprDepth));
+  }
+  // Counts the parser's own recursion (parentheses, "not not", "- -", "else" chains) before it goes deep; a
+  // parenthesis costs three levels (ternary, not_expr, unary).
+  struct RecursionGuard {
+    explicit RecursionGuard(ExprParser* p) : parser(p) {
+      if (++parser->recursion_ > 3 * kMaxExprDepth) fail(parser->line_, fmt::format("expression nested deeper than {}", kMaxExprDepth));
+    }
+    ~RecursionGuard() { --parser->recursion_; }
+    ExprParser* parser;
+  };
 
   ExprPtr ternary() {
+    const RecursionGuard guard(this);
     ExprPtr value = or_expr();
     while (accept_name("if")) {
       ExprPtr cond = or_expr();
@@ -238,6 +255,7 @@ class ExprParser {
     return left;
   }
   ExprPtr not_expr() {
+    const RecursionGuard guard(this);
     if (accept_name("not")) return make(Expr::Kind::kUnary, "not", {not_expr()});
     return compare();
   }
@@ -289,6 +307,7 @@ class ExprParser {
     return left;
   }
   ExprPtr unary() {
+    const RecursionGuard guard(this);
     if (accept_op("-")) return make(Expr::Kind::kUnary, "-", {unary()});
     if (accept_op("+")) return unary();
     ExprPtr e = postfix(primary());
@@ -309,6 +328,7 @@ class ExprParser {
                    (peek().type == Token::Type::kName && !is_name("and") && !is_name("or") && !is_name("else") &&
                     !is_name("if") && !is_name("in") && !is_name("not") && !is_name("is"))) {
           t->args.push_back(postfix(primary()));
+          note_child(t.get(), t->args.back());
         }
         e = t;
       } else {
@@ -322,8 +342,10 @@ class ExprParser {
         std::string name = expect_name();
         expect_op("=");
         call->kwargs.emplace_back(std::move(name), expression());
+        note_child(call, call->kwargs.back().second);
       } else {
         call->args.push_back(expression());
+        note_child(call, call->args.back());
       }
       if (!is_op(")")) expect_op(",");
     }
@@ -426,6 +448,7 @@ class ExprParser {
   std::vector<Token> tokens_;
   size_t pos_ = 0;
   int line_;
+  int recursion_ = 0;
 };
 
 // ---- Statements -------------------------------------------------------------------------------------------
@@ -443,6 +466,14 @@ class Parser {
  private:
   // Parses until a statement whose keyword is in stops (returned in *stop, its parser left in stop_parser_).
   Body parse_body(const std::vector<std::string_view>& stops, std::string* stop) {
+    // Blocks nest by recursion here and in the evaluator: bound them.
+    struct DepthGuard {
+      explicit DepthGuard(int* d, int line) : depth(d) {
+        if (++*depth > kMaxBlockDepth + 1) fail(line, fmt::format("blocks nested deeper than {}", kMaxBlockDepth));
+      }
+      ~DepthGuard() { --*depth; }
+      int* depth;
+    } guard(&block_depth_, pos_ > 0 ? segments_[pos_ - 1].line : 1);
     Body body;
     while (pos_ < segments_.size()) {
       const Segment& seg = segments_[pos_++];
@@ -547,6 +578,7 @@ class Parser {
   std::vector<Segment> segments_;
   size_t pos_ = 0;
   std::unique_ptr<ExprParser> stop_parser_;
+  int block_depth_ = 0;
 };
 
 }  // namespace

@@ -23,6 +23,7 @@ struct Expr {
   std::vector<ExprPtr> args;     // operands; see parser for each kind's layout (null entries allowed in slices)
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   bool negated = false;          // kTest: "is not"
+  int depth = 1;                 // height of this subtree (bounded by the parser: evaluation recurses over it)
 };
 
 struct Node;
@@ -45,7 +46,11 @@ struct Template {
   Body body;
 };
 
-// Throws r1::Error "template line N: ..." for syntax errors and unsupported constructs.
+// Nesting bounds that keep parsing, evaluation and destruction (all recursive) far from the stack's end.
+inline constexpr int kMaxExprDepth = 128;   // height of an expression tree, also left-nested chains (a+a+...)
+inline constexpr int kMaxBlockDepth = 64;   // {% if/for/macro/set %} blocks inside each other
+
+// Throws r1::Error "template line N: ..." for syntax errors, unsupported constructs and nesting beyond the bounds.
 Template parse_template(std::string_view source);
 
 }  // namespace r1::jinja

@@ -55,6 +55,42 @@ TEST(Jinja, ErrorsNameTheLine) {
   EXPECT_THROW(render_text("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", {}), Error);  // bounded recursion
 }
 
+// Found by fuzz_template: filters that loop over a list made on the fly (from undefined, a string or a dict)
+// walked it after it was freed.
+TEST(Jinja, FiltersOverTemporaryLists) {
+  EXPECT_EQ(render_text("{{ nothing|selectattr('role', 'equalto', 'user')|list }}", {}), "[]");
+  EXPECT_EQ(render_text("{{ 'abca'|unique|join }}{{ 'ab'|map('upper')|join }}{{ 'ab'|select|join }}", {}), "abcAB" "ab");
+  EXPECT_EQ(render_text("{{ {'x': 1, 'y': 2}|reject('equalto', 'x')|list }}", {}), "['y']");
+}
+
+// Parsing, evaluation and destruction recurse over the syntax tree: nesting is bounded before the stack is.
+TEST(Jinja, DeepNestingIsAnError) {
+  const auto repeat = [](std::string_view s, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) out += s;
+    return out;
+  };
+  const auto expect_nesting_error = [](const std::string& source) {
+    try {
+      render_text(source, {});
+      ADD_FAILURE() << source.substr(0, 40);
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("nested deeper"), std::string::npos) << e.what();
+    }
+  };
+  expect_nesting_error("{{ " + repeat("(", 5000) + "1" + repeat(")", 5000) + " }}");
+  expect_nesting_error("{{ " + repeat("not ", 5000) + "1 }}");
+  expect_nesting_error("{{ " + repeat("-", 5000) + "1 }}");
+  expect_nesting_error("{{ 1" + repeat(" + 1", 5000) + " }}");
+  expect_nesting_error("{{ x" + repeat(".a", 5000) + " }}");
+  expect_nesting_error("{{ f(" + repeat("f(", 5000) + " }}");
+  expect_nesting_error(repeat("{% if true %}", 5000) + repeat("{% endif %}", 5000));
+  expect_nesting_error(repeat("{% for x in [1] %}", 5000));
+  // What real templates do stays well inside the bounds.
+  EXPECT_EQ(render_text("{{ " + repeat("(", 40) + "1" + repeat(" + 1)", 40) + " }}", {}), "41");
+  EXPECT_EQ(render_text(repeat("{% if true %}", 40) + "x" + repeat("{% endif %}", 40), {}), "x");
+}
+
 // ---- differential tests against Python's jinja2 ----
 
 bool have_oracle() {
