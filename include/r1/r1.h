@@ -83,7 +83,8 @@ struct ModelDescription {
   int64_t n_ctx_train = 0;
   int context = 0;               // the context this engine runs with
   uint64_t file_bytes = 0;
-  uint64_t kv_bytes_per_token = 0;
+  uint64_t kv_bytes_per_token = 0;  // KV-cache bytes per token of context, all layers (MLA: the latent cache)
+  std::string kv_cache_layout;     // how: "MLA latent 512 + rope 64 values (F16) x 61 layers", "K 256 (F16) + ..."
   std::string kernel_isa;        // "avx2", "scalar", ...
   int threads = 0;
 };

@@ -109,10 +109,11 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   description_.context = context;
   description_.file_bytes = file_->total_file_bytes();
   description_.kv_bytes_per_token = model_->info().kv_bytes_per_token;
+  description_.kv_cache_layout = model_->info().kv_cache_layout;
   description_.kernel_isa = kernels_ ? std::string(kernels_->isa_name()) : "reference";
   description_.threads = threads;
-  log_.info("loaded {} ({}), context {}, {} threads, KV {} bytes per token", options.model, arch, context, threads,
-            description_.kv_bytes_per_token);
+  log_.info("loaded {} ({}), context {}, {} threads, KV cache {} bytes per token ({})", options.model, arch, context,
+            threads, description_.kv_bytes_per_token, description_.kv_cache_layout);
 }
 
 std::unique_ptr<Engine> Engine::load(const EngineOptions& options) { return std::make_unique<EngineImpl>(options); }

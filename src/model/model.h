@@ -57,6 +57,9 @@ struct ModelInfo {
   int64_t n_layer = 0;
   int64_t n_embd = 0;
   uint64_t kv_bytes_per_token = 0;  // all layers, K and V
+  // How those bytes arise, for logs: "K 256 (F16) + V 256 (F16) values x 28 layers" or, for the MLA latent cache,
+  // "MLA latent 512 + rope 64 values (F16) x 61 layers".
+  std::string kv_cache_layout;
 };
 
 class Model {

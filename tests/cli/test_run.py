@@ -41,6 +41,11 @@ def main():
         raw = run(["run", str(models / name), "Hi", "-n", "6", "--think", "raw", "-c", "128"])
         check(raw.stdout.startswith("<think>"), f"run {name} --think raw: {raw.stdout!r}")
 
+    # -v reports the KV cache per token: the MLA latent for deepseek2 (3 layers x (128 + 16) x 2 bytes).
+    ds = run(["run", str(models / "tiny-deepseek2-legacy-a-s1.Q8_0.gguf"), "Hi", "-n", "2", "-c", "128", "-v"])
+    check("KV cache 864 bytes per token (MLA latent 128 + rope 16 values (F16) x 3 layers)" in ds.stderr,
+          f"run -v KV bytes: {ds.stderr!r}")
+
     # Interactive chat without a terminal: messages from stdin, multi-line input, /clear, /bye.
     chat = run(["run", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "-n", "4", "-c", "256", "-v"],
                stdin='hello\n"""\nline one\nline two\n"""\n/clear\nagain\n/bye\nnever read\n')

@@ -185,6 +185,19 @@ TEST(EngineApi, ResidentMemoryIsFilePlusCachePlusLittle) {
   }
 }
 
+// KV-cache bytes per token as the engine reports them (r1 run -v prints them): K and V per KV head for
+// qwen2 (2 layers x (2 heads x 64) x 2 (K and V) x 2 bytes), the latent cache for deepseek2 (3 layers x
+// (128 + 16) x 2 bytes) rather than 4 heads x (48 + 32) per layer.
+TEST(EngineApi, ReportsKvBytesPerToken) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  const auto qwen = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf");
+  EXPECT_EQ(qwen->model().kv_bytes_per_token, 2u * 128 * 2 * 2);
+  EXPECT_EQ(qwen->model().kv_cache_layout, "K 128 (F16) + V 128 (F16) values x 2 layers");
+  const auto ds = load(fixtures, "tiny-deepseek2-legacy-a-s1.Q8_0.gguf");
+  EXPECT_EQ(ds->model().kv_bytes_per_token, 3u * (128 + 16) * 2);
+  EXPECT_EQ(ds->model().kv_cache_layout, "MLA latent 128 + rope 16 values (F16) x 3 layers");
+}
+
 TEST(EngineApi, BadOptionsAreClearErrors) {
   EngineOptions o;
   o.model = "/nonexistent/model.gguf";

@@ -18,6 +18,7 @@
 #include "gguf_set.h"
 #include "golden.h"
 #include "layers/moe_router.h"
+#include "mla_cache.h"
 #include "model.h"
 #include "thread_pool.h"
 
@@ -229,6 +230,29 @@ TEST(Deepseek2Options, MismatchedCacheTypesAreRefused) {
   EXPECT_THROW(load_model(file, ModelOptions{.n_ctx = 8, .cache_type_k = GgmlType::kF16, .cache_type_v = GgmlType::kF32},
                           Placement{.layers = {}, .head = &backend}),
                Error);
+}
+
+// The cache holds (kv_lora_rank + n_rot) values per token and layer, not per-head keys and values: for the
+// fixture 3 layers x (128 + 16) x element size; for DeepSeek-R1's shape 61 x 576 x 2 = 70,272 bytes (F16), which
+// plain attention would need 128 heads x (192 + 128) values for: about 71 times more.
+TEST(Deepseek2Options, KvBytesPerTokenAreTheLatentCache) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  const GgufSet file = GgufSet::open(model_path(fixtures, "tiny-deepseek2-legacy-a-s1.Q8_0").string());
+  CpuBackend backend(nullptr);
+  for (const auto& [type, element] : {std::pair{GgmlType::kF16, 2u}, std::pair{GgmlType::kF32, 4u}}) {
+    const auto model = load_model(file, ModelOptions{.n_ctx = 8, .cache_type_k = type, .cache_type_v = type},
+                                  Placement{.layers = {}, .head = &backend});
+    EXPECT_EQ(model->info().kv_bytes_per_token, 3u * (128 + 16) * element);
+    EXPECT_EQ(model->info().kv_cache_layout,
+              fmt::format("MLA latent 128 + rope 16 values ({}) x 3 layers", type_info(type).name));
+  }
+  const MlaCache r1_shape(MlaCache::Shape{.n_layer = 61, .n_seq = 1, .n_ctx = 1, .kv_lora_rank = 512, .n_rot = 64,
+                                          .type = GgmlType::kF16});
+  EXPECT_EQ(r1_shape.bytes_per_token(), 61u * 576 * 2);
+  EXPECT_EQ(61u * 128 * (192 + 128) * 2 / r1_shape.bytes_per_token(), 71u);
+  const MlaCache r1_q8(MlaCache::Shape{.n_layer = 61, .n_seq = 1, .n_ctx = 1, .kv_lora_rank = 512, .n_rot = 64,
+                                       .type = GgmlType::kQ8_0});
+  EXPECT_EQ(r1_q8.bytes_per_token(), 61u * 576 / 32 * 34);
 }
 
 // Routing on hand-made scores: sigmoid gate, bias used for choosing only, group limit, normalize and scale.

@@ -164,6 +164,9 @@ void add_run_command(CLI::App& app, Action* action) {
         const ModelDescription& d = engine->model();
         std::fprintf(stderr, "r1: %s (%s), context %d, %d threads, kernels: %s\n", d.path.c_str(),
                      d.architecture.c_str(), d.context, d.threads, d.kernel_isa.c_str());
+        std::fprintf(stderr, "r1: KV cache %llu bytes per token (%s), %.1f MiB at the full context\n",
+                     static_cast<unsigned long long>(d.kv_bytes_per_token), d.kv_cache_layout.c_str(),
+                     static_cast<double>(d.kv_bytes_per_token) * d.context / 1048576.0);
       }
       std::unique_ptr<Session> session = engine->new_session();
       if (!args->flags.system_prompt.empty()) session->set_system_prompt(args->flags.system_prompt);

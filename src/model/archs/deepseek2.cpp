@@ -313,7 +313,10 @@ class Deepseek2 final : public Model {
     info_.n_ctx_train = c.n_ctx_train;
     info_.n_layer = c.n_layer;
     info_.n_embd = c.n_embd;
+    // Only the latent and the shared rope key are cached: (kv_lora_rank + n_rot) values per token and layer.
     info_.kv_bytes_per_token = cache_->bytes_per_token();
+    info_.kv_cache_layout = fmt::format("MLA latent {} + rope {} values ({}) x {} layers", c.kv_lora_rank, c.n_rot,
+                                        type_info(options.cache_type_k).name, c.n_layer);
   }
 
   const ModelInfo& info() const override { return info_; }

@@ -140,6 +140,9 @@ class LlamaLike final : public Model {
     info_.n_layer = c.n_layer;
     info_.n_embd = c.n_embd;
     info_.kv_bytes_per_token = cache_->bytes_per_token();
+    info_.kv_cache_layout = fmt::format("K {} ({}) + V {} ({}) values x {} layers", k_dim,
+                                        type_info(options.cache_type_k).name, v_dim,
+                                        type_info(options.cache_type_v).name, c.n_layer);
   }
 
   const ModelInfo& info() const override { return info_; }
