@@ -63,7 +63,7 @@ class TensorSource {
 
 // One GGUF tensor to write. fill(slice, out) writes the slice-th 2-D (or 1-D) plane, dims[0] * dims[1]
 // floats row-major, of a tensor with dims (fastest first); 3-D tensors have dims[2] slices, others one.
-struct PlannedTensor {
+struct ConvertTensor {
   std::string name;
   std::vector<uint64_t> dims;
   std::function<void(uint64_t slice, float* out)> fill;
@@ -72,7 +72,7 @@ struct PlannedTensor {
 struct ArchPlan {
   std::string arch;                                       // general.architecture
   std::vector<std::pair<std::string, GgufValue>> keys;    // "<arch>.*" keys, in write order
-  std::vector<PlannedTensor> tensors;                     // in write order
+  std::vector<ConvertTensor> tensors;                     // in write order
   int64_t vocab_size = 0;                                 // config vocab_size (token list padded to it)
 };
 

@@ -187,7 +187,7 @@ void add_tokenizer_keys(const fs::path& dir, int64_t vocab_size, const ConvertOp
 
 // llama.cpp's converter: 1-D tensors, norms, biases and the MoE router stay F32; everything else takes the
 // output type. A quantized type whose block does not divide the rows falls back (recorded in the report).
-GgmlType choose_type(const PlannedTensor& t, GgmlType outtype, ConvertReport* report) {
+GgmlType choose_type(const ConvertTensor& t, GgmlType outtype, ConvertReport* report) {
   const std::string& n = t.name;
   if (t.dims.size() <= 1 || n.ends_with("_norm.weight") || !n.ends_with(".weight") || n.find(".ffn_gate_inp.") != std::string::npos) {
     return GgmlType::kF32;
@@ -257,7 +257,7 @@ ConvertReport convert_hf_to_gguf(const ConvertOptions& options, const Logger& lo
 
   ConvertReport report;
   report.architecture = plan.arch;
-  for (PlannedTensor& t : plan.tensors) {
+  for (ConvertTensor& t : plan.tensors) {
     const GgmlType type = choose_type(t, options.outtype, &report);
     const uint64_t cols = t.dims[0];
     const uint64_t rows = t.dims.size() >= 2 ? t.dims[1] : 1;
