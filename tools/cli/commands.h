@@ -29,6 +29,7 @@ void add_bench_command(CLI::App& app, Action* action);
 void add_tensor_command(CLI::App& app, Action* action);
 void add_tokenize_command(CLI::App& app, Action* action);
 void add_detokenize_command(CLI::App& app, Action* action);
+void add_eval_command(CLI::App& app, Action* action);
 void add_template_command(CLI::App& app, Action* action);
 void add_synth_command(CLI::App& app, Action* action);
 

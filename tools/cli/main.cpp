@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   add_tensor_command(app, &action);
   add_tokenize_command(app, &action);
   add_detokenize_command(app, &action);
+  add_eval_command(app, &action);
   add_template_command(app, &action);
   add_synth_command(app, &action);
 
