@@ -1,0 +1,250 @@
+#!/usr/bin/python3
+"""Trains one bundled reasoning model on CPU and saves it as a Hugging Face folder.
+
+    scripts/train/train.py --arch qwen2 --out build/train/qwen2 [--minutes 55] [--threads 2] [--seed 1]
+
+Writes config.json, model.safetensors, tokenizer.json, tokenizer_config.json (with R1's chat template) and
+train_log.txt. `r1 convert` turns the folder into the GGUF under models/ (see models/README.md).
+Deterministic for a given seed and thread count, up to the wall-clock budget deciding the step count; pass
+--steps to fix the step count instead.
+"""
+
+import argparse
+import json
+import math
+import os
+import random
+import struct
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bpe  # noqa: E402
+import models  # noqa: E402
+import tasks  # noqa: E402
+
+# R1's conversation format: BOS, the system prompt, <｜User｜>…, <｜Assistant｜>… <｜end▁of▁sentence｜>; past
+# assistant turns keep only what follows </think>; the generation prompt opens the reasoning with "<think>\n"
+# (or closes it at once when enable_thinking is false).
+CHAT_TEMPLATE = (
+    "{%- set ns = namespace(system='') -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'system' -%}{%- set ns.system = ns.system + message['content'] -%}{%- endif -%}"
+    "{%- endfor -%}"
+    "{{- bos_token + ns.system -}}"
+    "{%- for message in messages -%}"
+    "{%- if message['role'] == 'user' -%}{{- '<｜User｜>' + message['content'] -}}"
+    "{%- elif message['role'] == 'assistant' -%}"
+    "{%- set content = message['content'] -%}"
+    "{%- if '</think>' in content -%}{%- set content = content.split('</think>')[-1] | trim -%}{%- endif -%}"
+    "{{- '<｜Assistant｜>' + content + '<｜end▁of▁sentence｜>' -}}"
+    "{%- endif -%}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<｜Assistant｜>' -}}"
+    "{%- if enable_thinking is defined and not enable_thinking -%}{{- '<think>\\n\\n</think>\\n\\n' -}}"
+    "{%- else -%}{{- '<think>\\n' -}}{%- endif -%}"
+    "{%- endif -%}")
+
+
+def config_for(arch, vocab_size):
+    common = {"hidden_size": 256, "rms_norm_eps": 1e-6, "max_position_embeddings": 2048, "vocab_size": vocab_size,
+              "hidden_act": "silu", "torch_dtype": "float32", "initializer_range": 0.02,
+              "attention_dropout": 0.0, "use_cache": True}
+    if arch == "qwen2":
+        return {**common, "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "num_hidden_layers": 4,
+                "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 768,
+                "rope_theta": 10000.0, "tie_word_embeddings": True, "sliding_window": 2048,
+                "use_sliding_window": False, "max_window_layers": 4}
+    return {**common, "architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
+            "num_hidden_layers": 4, "first_k_dense_replace": 1, "num_attention_heads": 4,
+            "num_key_value_heads": 4, "intermediate_size": 768, "moe_intermediate_size": 256,
+            "n_routed_experts": 8, "n_shared_experts": 1, "num_experts_per_tok": 2, "n_group": 4,
+            "topk_group": 2, "norm_topk_prob": True, "routed_scaling_factor": 2.5, "scoring_func": "sigmoid",
+            "topk_method": "noaux_tc", "q_lora_rank": 256, "kv_lora_rank": 256, "qk_nope_head_dim": 64,
+            "qk_rope_head_dim": 32, "v_head_dim": 64, "rope_theta": 10000.0, "rope_scaling": None,
+            "tie_word_embeddings": False, "num_nextn_predict_layers": 0, "moe_layer_freq": 1,
+            "ep_size": 1, "aux_loss_alpha": 0.0, "seq_aux": False}
+
+
+def conversation(s):
+    """(prompt, completion): the text before the model's turn and what the model learns to write."""
+    prompt = f"{bpe.BOS}{bpe.USER}{s['question']}{bpe.ASSISTANT}"
+    completion = f"{bpe.THINK}\n{s['reasoning']}\n{bpe.END_THINK}\n\n{s['final']}{bpe.EOS}"
+    return prompt, completion
+
+
+def encode_example(tok, s):
+    prompt, completion = conversation(s)
+    p, c = tok.encode(prompt), tok.encode(completion)
+    return p + c, len(p)
+
+
+def batches(tok, rng, batch_tokens):
+    """Endless batches (ids [B, T], loss mask [B, T], pad mask [B, T]) of examples of similar length."""
+    while True:
+        pool = [encode_example(tok, tasks.sample(rng, "train")) for _ in range(512)]
+        pool.sort(key=lambda e: len(e[0]))
+        chunk = []
+        for ids, n_prompt in pool:
+            chunk.append((ids, n_prompt))
+            if len(chunk) * len(ids) >= batch_tokens:
+                yield collate(chunk)
+                chunk = []
+        # the remainder is dropped: the next pool is fresh data anyway
+
+
+def collate(chunk):
+    T = max(len(ids) for ids, _ in chunk)
+    ids = torch.zeros(len(chunk), T, dtype=torch.long)
+    loss = torch.zeros(len(chunk), T, dtype=torch.bool)
+    pad = torch.zeros(len(chunk), T, dtype=torch.bool)
+    for i, (seq, n_prompt) in enumerate(chunk):
+        ids[i, :len(seq)] = torch.tensor(seq)
+        pad[i, :len(seq)] = True
+        loss[i, n_prompt - 1:len(seq) - 1] = True  # position t predicts token t + 1
+    return ids, loss, pad
+
+
+@torch.no_grad()
+def teacher_forced_exact(model, tok, problems):
+    """How many problems the model writes exactly, token for token, when each step's argmax is checked
+    against the reference trace: a lower bound on greedy accuracy that takes one forward pass each."""
+    right = 0
+    for s in problems:
+        ids, n_prompt = encode_example(tok, s)
+        x = torch.tensor([ids])
+        pred = model(x, torch.ones_like(x, dtype=torch.bool))[0].argmax(-1)
+        right += bool((pred[n_prompt - 1:-1] == x[0, n_prompt:]).all())
+    return right
+
+
+def save_safetensors(tensors, path):
+    """safetensors: 8-byte little-endian header length, the JSON header, then the raw tensors."""
+    header, offset, blobs = {}, 0, []
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        data = t.numpy().tobytes()
+        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        offset += len(data)
+        blobs.append(data)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def save_folder(out, model, tok, config):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({**config, "bos_token_id": tok.added[bpe.BOS], "eos_token_id": tok.added[bpe.EOS]}, f, indent=2)
+    tok.save(os.path.join(out, "tokenizer.json"))
+    tok_config = {"add_bos_token": True, "add_eos_token": False, "bos_token": bpe.BOS, "eos_token": bpe.EOS,
+                  "pad_token": bpe.PAD, "model_max_length": config["max_position_embeddings"],
+                  "tokenizer_class": "LlamaTokenizerFast", "clean_up_tokenization_spaces": False,
+                  "legacy": True, "chat_template": CHAT_TEMPLATE}
+    with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
+        json.dump(tok_config, f, ensure_ascii=False, indent=2)
+    save_safetensors(model.hf_state_dict(), os.path.join(out, "model.safetensors"))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--arch", choices=["qwen2", "deepseek2"], required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--minutes", type=float, default=55.0)
+    ap.add_argument("--steps", type=int, default=0, help="fixed step count (default: as many as fit)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--batch-tokens", type=int, default=8192)
+    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--vocab", type=int, default=512)
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    torch.manual_seed(args.seed)
+    rng = random.Random(args.seed)
+    os.makedirs(args.out, exist_ok=True)
+    log = open(os.path.join(args.out, "train_log.txt"), "w")
+
+    def say(msg):
+        print(msg, flush=True)
+        log.write(msg + "\n")
+        log.flush()
+
+    corpus = []
+    for _ in range(3000):
+        prompt, completion = conversation(tasks.sample(rng, "train"))
+        corpus.append(prompt + completion)
+    tok = bpe.train([t for text in corpus for t in tok_free_parts(text)], args.vocab)
+    config = config_for(args.arch, len(tok))
+    model = models.CausalLM(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    say(f"arch {args.arch}, vocab {len(tok)}, parameters {n_params:,}, threads {args.threads}, seed {args.seed}")
+    lengths = [len(tok.encode(t)) for t in corpus[:200]]
+    say(f"tokens per example: mean {sum(lengths) / len(lengths):.0f}, max {max(lengths)}")
+
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2]
+    other = [p for n, p in model.named_parameters() if p.dim() != 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.05}, {"params": other, "weight_decay": 0.0}],
+                            lr=args.lr, betas=(0.9, 0.98), eps=1e-8)
+    budget = args.minutes * 60
+    start = time.time()
+    step, seen, warmup = 0, 0, 100
+    data = batches(tok, rng, args.batch_tokens)
+    while True:
+        elapsed = time.time() - start
+        progress = step / args.steps if args.steps else elapsed / budget
+        if progress >= 1.0:
+            break
+        lr = args.lr * min(1.0, (step + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+        for g in opt.param_groups:
+            g["lr"] = lr
+        ids, loss_mask, pad = next(data)
+        logits = model(ids, pad)
+        target = ids[:, 1:]
+        lp = torch.nn.functional.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                               reduction="none").view(target.shape)
+        m = loss_mask[:, :-1]
+        loss = (lp * m).sum() / m.sum()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        model.update_router_bias(1e-3)
+        seen += int(pad.sum())
+        step += 1
+        if step % 25 == 0:
+            el = time.time() - start
+            say(f"step {step} loss {loss.item():.4f} lr {lr:.2e} tokens {seen:,} {seen / el:.0f} tok/s {el / 60:.1f} min")
+        if step % 250 == 0:
+            save_folder(args.out, model, tok, config)
+            model.eval()
+            probe = [tasks.sample(random.Random(step), "heldout", fam) for fam in tasks.TASKS for _ in range(4)]
+            say(f"checkpoint: {teacher_forced_exact(model, tok, probe)} of {len(probe)} held-out traces exact")
+            model.train()
+
+    model.eval()
+    save_folder(args.out, model, tok, config)
+    check_rng = random.Random(12345)
+    probe = [tasks.sample(check_rng, "heldout", fam) for fam in tasks.TASKS for _ in range(20)]
+    right = teacher_forced_exact(model, tok, probe)
+    say(f"done: {step} steps, {seen:,} tokens, {(time.time() - start) / 60:.1f} min; "
+        f"{right} of {len(probe)} held-out traces exact under teacher forcing")
+
+
+def tok_free_parts(text):
+    """The text between added tokens: what BPE merges are learned on."""
+    return [p for p in bpe.Tokenizer([]).special_re.split(text) if p and p not in dict(bpe.ADDED)]
+
+
+if __name__ == "__main__":
+    main()
