@@ -44,6 +44,11 @@ struct GenerateOptions {
   std::vector<std::string> stop;    // stop strings (not included in the reply)
   SamplingOptions sampling;
   bool thinking = true;             // chat templates that can switch reasoning off get enable_thinking=false
+  // When the context is full: false stops with stop_reason "context"; true shifts it as llama.cpp's
+  // --context-shift does: keep the first n_keep tokens (at least the BOS token, at most half the context), drop
+  // the older half of the rest, and re-evaluate what follows the kept prefix at its new positions, then go on.
+  bool context_shift = false;
+  int n_keep = 0;
 };
 
 enum class TextKind { kReasoning, kContent };
@@ -67,6 +72,7 @@ struct GenerationStats {
   double prompt_seconds = 0.0;
   double generation_seconds = 0.0;
   std::string stop_reason;    // "eos", "stop", "length", "cancelled", "context"
+  int context_shifts = 0;     // times the full context was shifted (GenerateOptions::context_shift)
 };
 
 struct Reply {

@@ -198,8 +198,11 @@ class SessionImpl final : public Session {
         break;
       }
       if (static_cast<int>(cached_.size()) + 1 >= n_ctx) {
-        stop_reason = "context";  // the caller tells the user; nothing is silently dropped
-        break;
+        if (!options.context_shift || !shift_context(options.n_keep, n_ctx)) {
+          stop_reason = "context";  // the caller tells the user; nothing is silently dropped
+          break;
+        }
+        ++reply.stats.context_shifts;
       }
       Batch next;
       next.add(token, static_cast<int32_t>(cached_.size()), slot_, true);
@@ -212,6 +215,30 @@ class SessionImpl final : public Session {
     reply.stats.generation_seconds = seconds_since(gen_start);
     reply.stats.stop_reason = stop_reason;
     return reply;
+  }
+
+  // llama.cpp's context shift: keep the first n_keep tokens, discard the older half of the rest. The kept
+  // tokens after the prefix are re-evaluated at their new positions rather than re-roped in place: exact for
+  // every architecture and cache type (the MLA latent's YaRN-scaled rope part, Q8_0 caches, llama3 frequency
+  // factors) and the cache then holds what a fresh prompt of the kept tokens gives (re-roping keeps keys and
+  // values that attended to the dropped tokens); it costs one prefill of about half the context per shift.
+  // False when nothing can be dropped.
+  bool shift_context(int keep, int n_ctx) {
+    Model& model = engine_.model_impl();
+    const int n_past = static_cast<int>(cached_.size());
+    const int min_keep = engine_.tokenizer().bos() >= 0 && !cached_.empty() && cached_[0] == engine_.tokenizer().bos();
+    const int n_keep = std::clamp(keep, min_keep, std::max(min_keep, n_ctx / 2));
+    const int n_discard = (n_past - n_keep) / 2;
+    if (n_discard <= 0) return false;
+    cached_.erase(cached_.begin() + n_keep, cached_.begin() + n_keep + n_discard);
+    model.truncate_sequence(slot_, n_keep);
+    Batch batch;
+    for (size_t i = static_cast<size_t>(n_keep); i < cached_.size(); ++i) {
+      batch.add(cached_[i], static_cast<int32_t>(i), slot_, false);
+    }
+    model.forward(batch, {});
+    engine_.log().info("context full: kept {} tokens, dropped {}, re-evaluated {}", n_keep, n_discard, batch.size());
+    return true;
   }
 
   EngineImpl& engine_;

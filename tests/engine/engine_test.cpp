@@ -198,6 +198,30 @@ TEST(EngineApi, ReportsKvBytesPerToken) {
   EXPECT_EQ(ds->model().kv_cache_layout, "MLA latent 128 + rope 16 values (F16) x 3 layers");
 }
 
+// A full context stops by default; with context_shift the older half is dropped (BOS and n_keep tokens kept)
+// and generation goes on to max_tokens. After a shift the cache holds exactly what evaluating the kept tokens
+// afresh gives (they are re-evaluated), so greedy decoding continues as it would from that shorter prompt.
+TEST(EngineApi, ContextShiftKeepsGeneratingPastAFullContext) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  for (const char* file : {"tiny-qwen2-a-s1.Q8_0.gguf", "tiny-deepseek2-legacy-a-s1.Q8_0.gguf"}) {
+    auto engine = load(fixtures, file, 1, 48);
+    const Reply stopped = engine->new_session()->complete("Count with me: one two three", greedy(100));
+    EXPECT_EQ(stopped.stats.stop_reason, "context") << file;
+    EXPECT_LT(stopped.stats.generated_tokens, 48) << file;
+
+    GenerateOptions shift = greedy(100);
+    shift.context_shift = true;
+    shift.n_keep = 4;
+    const Reply r = engine->new_session()->complete("Count with me: one two three", shift);
+    EXPECT_EQ(r.stats.stop_reason, "length") << file;
+    EXPECT_EQ(r.stats.generated_tokens, 100) << file;
+    EXPECT_GE(r.stats.context_shifts, 3) << file;
+    // Until the first shift the text is the same as without shifting.
+    const std::string before = stopped.reasoning + stopped.content;
+    EXPECT_EQ((r.reasoning + r.content).substr(0, before.size() / 2), before.substr(0, before.size() / 2)) << file;
+  }
+}
+
 TEST(EngineApi, BadOptionsAreClearErrors) {
   EngineOptions o;
   o.model = "/nonexistent/model.gguf";

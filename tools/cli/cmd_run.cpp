@@ -102,6 +102,9 @@ void answer(Session& session, const std::string& text, const RunArgs& args, cons
   if (s.stop_reason == "context") {
     std::fprintf(stderr, "r1: the context of %d tokens is full; /clear starts over (or raise --ctx-size)\n",
                  engine.model().context);
+  } else if (s.context_shifts > 0) {
+    std::fprintf(stderr, "r1: the context of %d tokens filled up; its older half was dropped %d time(s)\n",
+                 engine.model().context, s.context_shifts);
   } else if (s.stop_reason == "cancelled") {
     std::fprintf(stderr, "r1: stopped\n");
   }

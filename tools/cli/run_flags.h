@@ -30,6 +30,8 @@ struct ModelFlags {
   std::string cache_type_v = "f16";
   bool mlock = false;
   bool no_mmap = false;
+  bool context_shift = false;
+  int keep = 0;
   std::vector<std::string> stop;
   std::vector<std::string> override_kv;
 
@@ -50,6 +52,9 @@ struct ModelFlags {
         ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
     cmd->add_flag("--mlock", mlock, "Lock the model in RAM");
     cmd->add_flag("--no-mmap", no_mmap, "Accepted for compatibility (weights are always mapped read-only)");
+    cmd->add_flag("--context-shift", context_shift,
+                  "When the context is full, drop the older half of it (after --keep tokens) and go on");
+    cmd->add_option("--keep", keep, "With --context-shift: tokens kept from the start (BOS always; at most half)");
     cmd->add_option("--stop", stop, "Stop string (repeatable)");
     cmd->add_option("--override-kv", override_kv, "Override model metadata: KEY=TYPE:VALUE, TYPE int|float|bool|str");
   }
@@ -72,6 +77,8 @@ struct ModelFlags {
     g.max_tokens = n_predict;
     g.stop = stop;
     g.thinking = thinking;
+    g.context_shift = context_shift;
+    g.n_keep = keep;
     g.sampling.temperature = temp;
     g.sampling.top_p = top_p;
     g.sampling.top_k = top_k;
