@@ -166,6 +166,7 @@ def main():
     ap.add_argument("--batch-tokens", type=int, default=8192)
     ap.add_argument("--lr", type=float, default=2e-3)
     ap.add_argument("--vocab", type=int, default=512)
+    ap.add_argument("--init", default="", help="continue from this saved folder (vocabulary and weights)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -184,9 +185,20 @@ def main():
     for _ in range(3000):
         prompt, completion = conversation(tasks.sample(rng, "train"))
         corpus.append(prompt + completion)
-    tok = bpe.train([t for text in corpus for t in tok_free_parts(text)], args.vocab)
-    config = config_for(args.arch, len(tok))
-    model = models.CausalLM(config)
+    if args.init:
+        # Continue from a saved folder: its vocabulary and weights (the router bias included).
+        import verify  # noqa: E402 (PyTorch-side loaders)
+        tok = verify.load_tokenizer(args.init)
+        config = config_for(args.arch, len(tok))
+        model = models.CausalLM(config)
+        missing, unexpected = model.load_state_dict(
+            verify.load_safetensors(os.path.join(args.init, "model.safetensors")), strict=False)
+        assert not unexpected and all(m in ("cos", "sin") for m in missing), (missing, unexpected)
+        say(f"continuing from {args.init}")
+    else:
+        tok = bpe.train([t for text in corpus for t in tok_free_parts(text)], args.vocab)
+        config = config_for(args.arch, len(tok))
+        model = models.CausalLM(config)
     n_params = sum(p.numel() for p in model.parameters())
     say(f"arch {args.arch}, vocab {len(tok)}, parameters {n_params:,}, threads {args.threads}, seed {args.seed}")
     lengths = [len(tok.encode(t)) for t in corpus[:200]]
