@@ -5,7 +5,6 @@ stderr. Usage: test_inspect.py R1_BINARY. Exit 77 (skipped) when the fixtures ar
 import gzip
 import json
 import math
-import os
 import shutil
 import subprocess
 import sys
@@ -14,21 +13,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 import gguf_oracle  # noqa: E402
+from e2e import check, finish, fixtures_dir  # noqa: E402
 
 R1 = sys.argv[1]
-SOURCE = Path(__file__).resolve().parents[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-
-
-def fixtures_dir():
-    env = os.environ.get("R1_FIXTURES")
-    path = Path(env) if env else SOURCE.parent / "shared" / "fixtures"
-    return path if path.is_dir() else None
 
 
 def same_value(a, b):
@@ -123,10 +110,7 @@ def main():
         expect_clean_failure(tmp / "ik.gguf", "IQ4_K, a type only the ik_llama.cpp fork defines")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    for f in failures:
-        print("FAIL:", f)
-    print(f"inspect e2e: {len(failures)} failures")
-    return 1 if failures else 0
+    return finish("inspect e2e")
 
 
 if __name__ == "__main__":

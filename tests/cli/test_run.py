@@ -1,21 +1,14 @@
 #!/usr/bin/env python3
 """End-to-end tests of `r1 run`, `r1 logits` and `r1 tokenize` on the fixture models, driven as a user would.
 Usage: test_run.py R1_BINARY. Exit 77 (skipped) when the fixtures are absent."""
-import os
 import struct
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from e2e import check, finish, fixtures_dir  # noqa: E402
 
 R1 = sys.argv[1]
-SOURCE = Path(__file__).resolve().parents[2]
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def run(args, stdin=None):
@@ -23,9 +16,8 @@ def run(args, stdin=None):
 
 
 def main():
-    env = os.environ.get("R1_FIXTURES")
-    fixtures = Path(env) if env else SOURCE.parent / "shared" / "fixtures"
-    if not fixtures.is_dir():
+    fixtures = fixtures_dir()
+    if fixtures is None:
         print("skipped: shared fixtures not found")
         return 77
     models = fixtures / "models"
@@ -79,10 +71,7 @@ def main():
     text = run(["logits", "-m", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "--prompt", "Hello world"])
     check(text.returncode == 0 and "argmax" in text.stdout, f"logits --prompt: {text.stderr}")
 
-    for f in failures:
-        print("FAIL:", f)
-    print(f"run e2e: {len(failures)} failures")
-    return 1 if failures else 0
+    return finish("run e2e")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@
 Python's jinja2 renders (scripts/text_jinja_oracle.py) with the same variables, byte for byte.
 Usage: test_template.py R1_BINARY. Exit 77 (skipped) when the fixtures or python3-jinja2 are absent."""
 import json
-import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from e2e import SOURCE, check, finish, fixtures_dir  # noqa: E402
 
 R1 = sys.argv[1]
-SOURCE = Path(__file__).resolve().parents[2]
 ORACLE = SOURCE / "scripts" / "text_jinja_oracle.py"
 BOS, EOS = "<｜begin▁of▁sentence｜>", "<｜end▁of▁sentence｜>"
-failures = []
 
 CONVERSATIONS = {
     "single": [{"role": "user", "content": "What is 4821 + 3907?"}],
@@ -24,11 +22,6 @@ CONVERSATIONS = {
         {"role": "user", "content": "Ünïcödé 中文 🙂 \"quotes\"\n  and\ttabs"},
     ],
 }
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
 
 
 def r1(args):
@@ -65,9 +58,8 @@ def compare(model, template_file, tmp, what):
 
 
 def main():
-    env = os.environ.get("R1_FIXTURES")
-    fixtures = Path(env) if env else SOURCE.parent / "shared" / "fixtures"
-    if not fixtures.is_dir():
+    fixtures = fixtures_dir()
+    if fixtures is None:
         print("skipped: shared fixtures not found")
         return 77
     if subprocess.run([sys.executable, "-c", "import jinja2"], capture_output=True).returncode != 0:
@@ -107,10 +99,7 @@ def main():
             err = out.stderr.decode()
             check(out.returncode == 1 and fragment in err and err.count("\n") == 1, f"{args}: {out.returncode} {err!r}")
 
-    for f in failures:
-        print("FAIL:", f)
-    print(f"{len(failures)} failures")
-    return 1 if failures else 0
+    return finish("template e2e")
 
 
 if __name__ == "__main__":
