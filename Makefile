@@ -19,8 +19,11 @@ build: deps
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) -LE "slow|gpu" $(CTEST_ARGS)
 
+# The main job on the bundled model (models/README.md): its reasoning streams first, then the answer.
+MODEL ?= models/r1-mini-qwen2-F16.gguf
+PROMPT ?= What is 4821 + 3907?
 run: build
-	@$(BUILD_DIR)/bin/r1 --help
+	@$(BUILD_DIR)/bin/r1 run $(MODEL) "$(PROMPT)"
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build and tests (Debug).
 asan: deps
