@@ -4,12 +4,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
-#include <fstream>
 #include <string>
 #include <thread>
 
 #include "error.h"
 #include "fixtures.h"
+#include "process_memory.h"
 #include "r1/r1.h"
 
 namespace r1 {
@@ -153,19 +153,6 @@ TEST(EngineApi, SessionsOwnSlots) {
   EXPECT_EQ(ra.reasoning + ra.content, rb.reasoning + rb.content);  // independent slots, same result
   b.reset();
   EXPECT_NO_THROW(engine->new_session());  // the slot came back
-}
-
-uint64_t resident_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      uint64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
 }
 
 // Weights stay in their blocks in the mapped file: loading and generating adds at most the file, the KV cache

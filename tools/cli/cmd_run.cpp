@@ -7,12 +7,12 @@
 
 #include <atomic>
 #include <cstdio>
-#include <fstream>
 #include <memory>
 #include <string>
 
 #include "commands.h"
 #include "error.h"
+#include "process_memory.h"
 #include "r1/r1.h"
 #include "run_flags.h"
 
@@ -30,19 +30,6 @@ struct RunArgs {
   std::string think = "show";
   ModelFlags flags;
 };
-
-uint64_t resident_bytes() {
-  std::ifstream in("/proc/self/status");
-  std::string key;
-  while (in >> key) {
-    if (key == "VmRSS:") {
-      uint64_t kb = 0;
-      in >> kb;
-      return kb * 1024;
-    }
-  }
-  return 0;
-}
 
 class Printer {
  public:
