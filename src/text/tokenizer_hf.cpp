@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "text_file.h"
 #include "tokenizer_load.h"
 
 namespace r1 {
@@ -15,27 +16,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-// tokenizer.json is data from the internet: bound nesting before nlohmann's recursive structures see it.
-constexpr int kMaxJsonDepth = 64;
-
-Json parse_json(std::string_view text, const std::string& source) {
-  try {
-    return Json::parse(text.begin(), text.end(), [&](int depth, Json::parse_event_t, Json&) {
-      if (depth > kMaxJsonDepth) throw Error(fmt::format("JSON nested deeper than {}", kMaxJsonDepth)).file(source);
-      return true;
-    });
-  } catch (const Json::exception& e) {
-    throw Error(fmt::format("invalid JSON: {}", e.what())).file(source);
-  }
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open file").file(path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 [[noreturn]] void unsupported(const std::string& source, std::string_view what, const Json& value) {
   throw Error(fmt::format("unsupported {}: {}", what, value.dump(-1, ' ', false, Json::error_handler_t::replace).substr(0, 200)))
@@ -96,7 +76,7 @@ TokenId id_of(const TokenizerSpec& spec, const std::string& content) {
 TokenizerSpec tokenizer_spec_from_hf(std::string_view tokenizer_json, std::string_view config_json, std::string source) {
   TokenizerSpec spec;
   spec.source = std::move(source);
-  const Json root = parse_json(tokenizer_json, spec.source);
+  const Json root = parse_json_bounded(tokenizer_json, spec.source);
   try {
     const Json& model = root.at("model");
     if (model.value("type", "BPE") != "BPE") unsupported(spec.source, "tokenizer model", model.at("type"));
@@ -165,7 +145,7 @@ TokenizerSpec tokenizer_spec_from_hf(std::string_view tokenizer_json, std::strin
   }
 
   if (!config_json.empty()) {
-    const Json config = parse_json(config_json, spec.source + " (tokenizer_config.json)");
+    const Json config = parse_json_bounded(config_json, spec.source + " (tokenizer_config.json)");
     try {
       spec.bos = id_of(spec, token_content(config.value("bos_token", Json())));
       spec.eos = id_of(spec, token_content(config.value("eos_token", Json())));

@@ -15,6 +15,7 @@
 
 #include "convert_arch.h"
 #include "error.h"
+#include "text_file.h"
 #include "gguf_writer.h"
 #include "half.h"
 #include "quant_row.h"
@@ -26,26 +27,7 @@ namespace {
 namespace fs = std::filesystem;
 using Json = nlohmann::json;
 
-constexpr int kMaxJsonDepth = 64;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open file").file(path.string());
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
-Json parse_json(const std::string& text, const std::string& source) {
-  try {
-    return Json::parse(text.begin(), text.end(), [&](int depth, Json::parse_event_t, Json&) {
-      if (depth > kMaxJsonDepth) throw Error(fmt::format("JSON nested deeper than {}", kMaxJsonDepth)).file(source);
-      return true;
-    });
-  } catch (const Json::exception& e) {
-    throw Error(fmt::format("invalid JSON: {}", e.what())).file(source);
-  }
-}
+std::string read_text(const fs::path& path) { return read_text_file(path.string()); }
 
 // llama_ftype of a file whose weights are all of one type (llama-quantize --pure names the same numbers).
 int file_type_of(GgmlType t) {
@@ -167,7 +149,7 @@ void add_tokenizer_keys(const fs::path& dir, int64_t vocab_size, const ConvertOp
   std::optional<bool> add_bos, add_eos;
   std::string chat_template = spec.chat_template;
   if (!cfg_text.empty()) {
-    const Json cfg = parse_json(cfg_text, cfg_path.string());
+    const Json cfg = parse_json_bounded(cfg_text, cfg_path.string());
     if (cfg.is_object()) {
       if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean()) add_bos = cfg["add_bos_token"].get<bool>();
       if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean()) add_eos = cfg["add_eos_token"].get<bool>();
@@ -220,7 +202,7 @@ ConvertReport convert_hf_to_gguf(const ConvertOptions& options, const Logger& lo
   if (!fs::is_directory(dir)) throw Error("not a folder (expected a Hugging Face checkpoint folder)").file(options.hf_dir);
   const fs::path config_path = dir / "config.json";
   if (!fs::exists(config_path)) throw Error("no config.json in the folder").file(options.hf_dir);
-  const Json config_json = parse_json(read_text(config_path), config_path.string());
+  const Json config_json = parse_json_bounded(read_text(config_path), config_path.string());
   if (!config_json.is_object()) throw Error("config.json is not a JSON object").file(config_path.string());
   const HfConfig config(config_json, config_path.string());
 

@@ -2,13 +2,12 @@
 #include "eval_answers.h"
 
 #include <cctype>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "text_file.h"
 
 namespace r1 {
 namespace {
@@ -80,9 +79,9 @@ std::vector<EvalItem> parse_eval_dataset(std::string_view text, const std::strin
     auto fail = [&](const std::string& why) { return Error(fmt::format("line {}: {}", line_no, why)).file(source); };
     Json j;
     try {
-      j = Json::parse(line, nullptr, true, false);
-    } catch (const Json::exception& e) {
-      throw fail(fmt::format("not JSON ({})", e.what()));
+      j = parse_json_bounded(line, source, 16);
+    } catch (const Error& e) {
+      throw fail(e.what());
     }
     if (!j.is_object()) throw fail("not a JSON object");
     if (!j.contains("problem") || !j.at("problem").is_string()) throw fail("no string \"problem\"");
@@ -99,11 +98,7 @@ std::vector<EvalItem> parse_eval_dataset(std::string_view text, const std::strin
 }
 
 std::vector<EvalItem> read_eval_dataset(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open the dataset").file(path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_eval_dataset(text.str(), path);
+  return parse_eval_dataset(read_text_file(path), path);
 }
 
 std::optional<std::string> extract_final_answer(std::string_view reply) {

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "text_file.h"
 #include "half.h"
 
 namespace r1 {
@@ -90,14 +91,6 @@ float e4m3_to_f32(uint8_t b) {
   if (e == 15 && m == 7) return std::numeric_limits<float>::quiet_NaN();
   if (e == 0) return sign * std::ldexp(static_cast<float>(m), -9);
   return sign * std::ldexp(1.0f + static_cast<float>(m) / 8.0f, e - 7);
-}
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot open file").file(path);
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
 }
 
 }  // namespace

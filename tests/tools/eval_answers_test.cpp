@@ -68,6 +68,8 @@ TEST(EvalAnswers, BadLinesAreErrorsNamingTheLine) {
   EXPECT_NE(message("{\"problem\": \"a\"}").find("answer"), std::string::npos);
   EXPECT_NE(message("{\"problem\": \"a\", \"answer\": [1]}").find("neither"), std::string::npos);
   EXPECT_NE(message("\n \n").find("no problems"), std::string::npos);
+  const std::string deep = "{\"problem\": " + std::string(100000, '[') + "}";  // bounded, not a stack overflow
+  EXPECT_NE(message(deep.c_str()).find("nested deeper"), std::string::npos);
   EXPECT_NE(message("{\"problem\": \"a\", \"answer\": \"1\"}\n{\"problem\": 5, \"answer\": 1}").find("set.jsonl"),
             std::string::npos);
 }
