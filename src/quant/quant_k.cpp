@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "quant_blocks.h"
+#include "quant_row.h"
 #include "quant_util.h"
 
 namespace r1 {
@@ -262,6 +263,17 @@ void quantize_q3_k(const float* x, void* dst, int64_t n, const float* qw) {
 }
 
 // ---- Q4_K / Q5_K: x = d * sc * q - dmin * m, 6-bit sc and m per 32 elements; q in [0, 15] / [0, 31]
+
+void unpack_q4_k_block(const void* block, Q4KCodes& out) {
+  const auto b = load_block<BlockQ4_K>(block, 0);
+  out.d = f16(b.d);
+  out.dmin = f16(b.dmin);
+  for (int j = 0; j < 8; ++j) {
+    get_scale_min_k4(j, b.scales, &out.sc[j], &out.mn[j]);
+    const int shift = 4 * (j % 2);
+    for (int l = 0; l < 32; ++l) out.q[32 * j + l] = static_cast<uint8_t>((b.qs[32 * (j / 2) + l] >> shift) & 0xF);
+  }
+}
 
 void dequantize_q4_k(const void* src, float* y, int64_t nb) {
   for (int64_t i = 0; i < nb; ++i) {

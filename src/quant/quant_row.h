@@ -49,4 +49,15 @@ void quantize_row_q8_0_activations(const float* src, void* dst, int64_t n);
 void quantize_row_q8_1_activations(const float* src, void* dst, int64_t n);
 void quantize_row_q8_k_activations(const float* src, void* dst, int64_t n);
 
+// One Q4_K super-block (144 bytes) as integers: w[i] = d * sc[i/32] * q[i] - dmin * mn[i/32], for dot
+// products that must sum in a given order (the reference's llama.cpp-order Q4_K product).
+struct Q4KCodes {
+  uint8_t q[256];
+  uint8_t sc[8];
+  uint8_t mn[8];
+  float d = 0.0f;
+  float dmin = 0.0f;
+};
+void unpack_q4_k_block(const void* block, Q4KCodes& out);
+
 }  // namespace r1

@@ -85,11 +85,9 @@ std::vector<Case> cases() {
     out.push_back({m + ".f32", m + ".f32.kvf32-nofa", GgmlType::kF32, false, 1e-4});
     out.push_back({m + ".f32", m + ".f32", GgmlType::kF16, true, 2e-3});
     out.push_back({m + ".Q8_0", m + ".Q8_0", GgmlType::kF16, true, 1e-2});
-    // Known gap (issue 5 asks for 1e-2): measured 1.1e-2 to 1.2e-2. llama.cpp repacks Q4_K weights on x86 and
-    // sums their block products in float in its own order; a last-bit difference in an attention output then
-    // flips 8-bit activation codes of the next Q4_K product, and these random-weight models amplify one flip to
-    // ~1 % of the logits. The Q8_0 files (no repacking) match to 1e-6 since rms_norm rounds as llama.cpp does.
-    out.push_back({m + ".Q4_K_M", m + ".Q4_K_M", GgmlType::kF16, true, 1.5e-2});
+    // llama.cpp repacks Q4_K on x86 and rounds its block sums in its own order; every r1 kernel sums Q4_K the
+    // same way (ref_matmul.cpp), which took these from 1.2e-2 to about 1e-6.
+    out.push_back({m + ".Q4_K_M", m + ".Q4_K_M", GgmlType::kF16, true, 1e-2});
   }
   return out;
 }

@@ -40,6 +40,10 @@ struct DotArgs {
   int64_t n_tokens = 0;
   float* y = nullptr;
   int64_t y_stride = 0;
+  // Q4_K only: the leading tokens that llama.cpp's x86 backend multiplies in its four-row kernel, which rounds
+  // once per 64 elements instead of once per super-block (n_tokens - n_tokens % 4 when a call holds the whole
+  // batch). See dot_q4_k_llama_order in ref_matmul.cpp.
+  int64_t grouped_tokens = 0;
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 

@@ -172,6 +172,7 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.n_tokens = act.n_tokens;
     args.y = y + r0;
     args.y_stride = w.rows;
+    args.grouped_tokens = act.n_tokens - act.n_tokens % 4;
     fn(args);
   }
 }

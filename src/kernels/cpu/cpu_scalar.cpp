@@ -56,6 +56,47 @@ void dot_super_block(const DotArgs& a) noexcept {
   }
 }
 
+// Q4_K in llama.cpp's float order (see dot_q4_k_llama_order in ref_matmul.cpp): exact integer sums per
+// super-block (per 64 elements for the grouped tokens), each through one fused multiply-add into a scale and a
+// min accumulator, subtracted at the end. Tokens go in tiles so each weight block is unpacked once per tile.
+// __builtin_fmaf, not std::fma: an inline std::fma would be one COMDAT symbol shared with the FMA-compiled
+// files (see cpu_unpack.h).
+void dot_q4_k(const DotArgs& a) noexcept {
+  constexpr int64_t kTile = 16;
+  const int64_t nb = a.n / 256;
+  SuperBlockCodes u;
+  for (int64_t r = 0; r < a.n_rows; ++r) {
+    const uint8_t* wrow = a.w + r * a.w_stride;
+    for (int64_t t0 = 0; t0 < a.n_tokens; t0 += kTile) {
+      const int64_t nt = a.n_tokens - t0 < kTile ? a.n_tokens - t0 : kTile;
+      float acc[kTile] = {}, accm[kTile] = {};
+      for (int64_t ib = 0; ib < nb; ++ib) {
+        unpack_q4_k(wrow + ib * static_cast<int64_t>(sizeof(BlockQ4_K)), u);
+        for (int64_t t = 0; t < nt; ++t) {
+          const uint8_t* blk = a.a + (t0 + t) * a.a_stride + ib * kQ8_KBytes;
+          const float da = load_f32(blk);
+          const auto* qa = reinterpret_cast<const int8_t*>(blk + kQ8_KQsOffset);
+          int16_t bsums[16];
+          std::memcpy(bsums, blk + kQ8_KBsumsOffset, sizeof bsums);
+          const int step = t0 + t < a.grouped_tokens ? 4 : 16;  // groups of 16 elements per rounding
+          for (int g0 = 0; g0 < 16; g0 += step) {
+            int32_t isum = 0, imin = 0;
+            for (int g = g0; g < g0 + step; ++g) {
+              int32_t gs = 0;
+              for (int i = 0; i < 16; ++i) gs += u.q[16 * g + i] * qa[16 * g + i];
+              isum += gs * u.sc[g];
+              imin += u.off[g] * bsums[g];
+            }
+            acc[t] = __builtin_fmaf(static_cast<float>(isum), u.d * da, acc[t]);
+            accm[t] = __builtin_fmaf(static_cast<float>(imin), u.doff * da, accm[t]);
+          }
+        }
+      }
+      for (int64_t t = 0; t < nt; ++t) a.y[(t0 + t) * a.y_stride + r] = acc[t] - accm[t];
+    }
+  }
+}
+
 // 32-element formats against Q8_0 (kQ8_1 false) or Q8_1 activations.
 template <void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBlockBytes, bool kQ8_1>
 void dot_block32(const DotArgs& a) noexcept {
@@ -122,7 +163,7 @@ KernelTable make_scalar_table() {
   set(GgmlType::kIQ4_NL, dot_block32<unpack_iq4_nl, sizeof(BlockIq4Nl), false>);
   set(GgmlType::kQ2_K, dot_super_block<unpack_q2_k, sizeof(BlockQ2_K)>);
   set(GgmlType::kQ3_K, dot_super_block<unpack_q3_k, sizeof(BlockQ3_K)>);
-  set(GgmlType::kQ4_K, dot_super_block<unpack_q4_k, sizeof(BlockQ4_K)>);
+  set(GgmlType::kQ4_K, dot_q4_k);
   set(GgmlType::kQ5_K, dot_super_block<unpack_q5_k, sizeof(BlockQ5_K)>);
   set(GgmlType::kQ6_K, dot_super_block<unpack_q6_k, sizeof(BlockQ6_K)>);
   set(GgmlType::kIQ4_XS, dot_super_block<unpack_iq4_xs, sizeof(BlockIq4Xs)>);

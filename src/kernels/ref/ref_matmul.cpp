@@ -1,5 +1,5 @@
 // Reference matmul: activation rounding per weight type (as llama.cpp's x86 CPU backend does it), then
-// decoded-row dot products in double.
+// decoded-row dot products in double; Q4_K in llama.cpp's own float order (dot_q4_k_llama_order).
 #include "ref_matmul.h"
 
 #include <algorithm>
@@ -81,6 +81,68 @@ void round_activations(GgmlType act, const float* x, int64_t n, float* out, std:
   }
 }
 
+// Q8_K activation block as the Q4_K product reads it: fp32 d, int8 codes, and int16 sums per 16 codes.
+struct Q8KView {
+  float d;
+  const int8_t* q;
+  int16_t bsums[16];
+};
+
+Q8KView q8k_block(const uint8_t* blk) {
+  Q8KView v;
+  std::memcpy(&v.d, blk, 4);
+  v.q = reinterpret_cast<const int8_t*>(blk + 4);
+  std::memcpy(v.bsums, blk + 4 + 256, sizeof v.bsums);
+  return v;
+}
+
+// llama.cpp's x86 backend repacks Q4_K matrices (row count a multiple of 8, which every real model has). Its
+// kernels sum exactly in integers over a span of the super-block, then in float with one fused multiply-add
+// per span, scales and mins in two accumulators:
+//   acc  = fma(float(sum_j sc_j * sum(q * qa)), d * da, acc)          (j: the 32-element sub-blocks of the span)
+//   accm = fma(float(sum_j mn_j * (bsum_2j + bsum_2j+1)), dmin * da, accm)
+// and returns acc - accm. The span is 64 elements in its four-row kernel (the first n - n % 4 tokens of a
+// batch of n) and the whole super-block for the other tokens. A double-precision dot differs from both in the
+// last bit; a last-bit difference can flip an 8-bit activation code of the next product, and random-weight
+// models amplify one flip to ~1 % of the logits. So the reference and every kernel sum Q4_K this way.
+float dot_q4_k_llama_order(const uint8_t* w_row, const uint8_t* q8k_row, int64_t k, bool grouped) {
+  const uint64_t act_block_bytes = type_info(GgmlType::kQ8_K).type_size;
+  const int span = grouped ? 2 : 8;  // sub-blocks of 32 per rounding
+  float acc = 0.0f, accm = 0.0f;
+  Q4KCodes c;
+  for (int64_t b = 0; b < k / 256; ++b) {
+    unpack_q4_k_block(w_row + b * 144, c);
+    const Q8KView a = q8k_block(q8k_row + static_cast<uint64_t>(b) * act_block_bytes);
+    for (int j0 = 0; j0 < 8; j0 += span) {
+      int32_t isum = 0, imin = 0;
+      for (int j = j0; j < j0 + span; ++j) {
+        int32_t s = 0;
+        for (int l = 0; l < 32; ++l) s += c.q[32 * j + l] * a.q[32 * j + l];
+        isum += s * c.sc[j];
+        imin += c.mn[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+      }
+      acc = std::fma(static_cast<float>(isum), c.d * a.d, acc);
+      accm = std::fma(static_cast<float>(imin), c.dmin * a.d, accm);
+    }
+  }
+  return acc - accm;
+}
+
+void matmul_q4_k_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
+                     int64_t row_end) {
+  const int64_t k = w.cols;
+  const uint64_t act_row_bytes = *row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(k));
+  std::vector<uint8_t> act(static_cast<size_t>(n_tokens) * act_row_bytes);
+  for (int64_t t = 0; t < n_tokens; ++t) quantize_row_q8_k_activations(x + t * k, act.data() + t * act_row_bytes, k);
+  const int64_t grouped = n_tokens - n_tokens % 4;
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      y[t * w.rows + r] = dot_q4_k_llama_order(src, act.data() + t * act_row_bytes, k, t < grouped);
+    }
+  }
+}
+
 }  // namespace
 
 void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
@@ -88,6 +150,10 @@ void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
 }
 
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) {
+  if (w.type == GgmlType::kQ4_K) {
+    matmul_q4_k_ref(w, x, n_tokens, y, row_begin, row_end);
+    return;
+  }
   const GgmlType act = activation_type_for(w.type);
   const int64_t k = w.cols;
   std::vector<float> xa(static_cast<size_t>(n_tokens * k));

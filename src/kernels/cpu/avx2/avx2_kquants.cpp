@@ -88,6 +88,122 @@ struct Q4K {
   }
 };
 
+// Q4_K in llama.cpp's float order (dot_q4_k_llama_order in ref_matmul.cpp): exact integer sums per span of
+// each super-block, each through one fused multiply-add into a scale and a min accumulator. The span is 64
+// elements for the grouped tokens (q4k_tile) and the whole super-block for the others (q4k_row). The
+// horizontal integer sums this needs are the price of summing in that order without repacked rows.
+
+// [sum of v[0], sum of v[1], sum of v[2], sum of v[3]] (8 int32 lanes each).
+R1_AVX2_INLINE __m128i sum_each_of_four(const __m256i v[4]) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// One row against NT grouped tokens, one float lane per token: the four tokens' span sums share one reduction
+// and their multiply-adds are one vector operation with exactly the per-token rounding.
+template <int NT>
+R1_AVX2_INLINE void q4k_tile(int64_t nb, const uint8_t* w, const uint8_t* a, uint64_t a_stride, float* y,
+                             int64_t y_stride) {
+  static_assert(NT >= 1 && NT <= 4);
+  __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const uint8_t* blk = w + ib * static_cast<int64_t>(Q4K::kBytes);
+    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    SuperPrep p;
+    prepare_k4(blk, p);
+    float da[4] = {};
+    __m256i mins[4] = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256(),
+                       _mm256_setzero_si256()};
+#pragma GCC unroll 4
+    for (int t = 0; t < NT; ++t) {
+      da[t] = load_f32(ab + t * a_stride);
+      // Lane k: mn[k] * (bsums[2k] + bsums[2k+1]), the min term of sub-block k.
+      mins[t] = _mm256_madd_epi16(loadu256(ab + t * a_stride + kQ8_KBsumsOffset), p.off);
+    }
+    const __m128 dav = _mm_set_ps(da[3], da[2], da[1], da[0]);
+    const __m128 ddv = _mm_mul_ps(_mm_set1_ps(p.d), dav), dmv = _mm_mul_ps(_mm_set1_ps(p.doff), dav);
+    // The min terms of span k (sub-blocks 2k, 2k+1) for the four tokens.
+    const __m256 h01 = _mm256_cvtepi32_ps(_mm256_hadd_epi32(mins[0], mins[1]));  // low lane: spans 0, 1
+    const __m256 h23 = _mm256_cvtepi32_ps(_mm256_hadd_epi32(mins[2], mins[3]));  // high lane: spans 2, 3
+    const __m128 l01 = _mm256_castps256_ps128(h01), l23 = _mm256_castps256_ps128(h23);
+    const __m128 u01 = _mm256_extractf128_ps(h01, 1), u23 = _mm256_extractf128_ps(h23, 1);
+    const __m128 min_span[4] = {_mm_shuffle_ps(l01, l23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                _mm_shuffle_ps(l01, l23, _MM_SHUFFLE(3, 1, 3, 1)),
+                                _mm_shuffle_ps(u01, u23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                _mm_shuffle_ps(u01, u23, _MM_SHUFFLE(3, 1, 3, 1))};
+    __m256i part[4];
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      if (j % 2 == 0) {
+        for (int t = 0; t < 4; ++t) part[t] = _mm256_setzero_si256();
+      }
+      const Chunk c = Q4K::chunk(blk, p, j);
+      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
+                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
+        part[t] = _mm256_add_epi32(part[t], _mm256_madd_epi16(pair_sums<Q4K::kCodes>(c, av), s));
+      }
+      if (j % 2 == 1) {
+        acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_each_of_four(part)), ddv, acc);
+        accm = _mm_fmadd_ps(min_span[j / 2], dmv, accm);
+      }
+    }
+  }
+  alignas(16) float out[4];
+  _mm_store_ps(out, _mm_sub_ps(acc, accm));
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) y[t * y_stride] = out[t];
+}
+
+// One row against one token, one rounding per super-block: the scale and the min sums are reduced together
+// and multiplied-added in one operation (lane 0: scales, lane 1: mins).
+R1_AVX2_INLINE float q4k_row(int64_t nb, const uint8_t* w, const uint8_t* a) {
+  __m128 acc = _mm_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const uint8_t* blk = w + ib * static_cast<int64_t>(Q4K::kBytes);
+    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    SuperPrep p;
+    prepare_k4(blk, p);
+    __m256i isum = _mm256_setzero_si256();
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      const Chunk c = Q4K::chunk(blk, p, j);
+      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
+                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
+      const __m256i av = loadu256(ab + kQ8_KQsOffset + 32 * j);
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pair_sums<Q4K::kCodes>(c, av), s));
+    }
+    const __m256i mins = _mm256_madd_epi16(loadu256(ab + kQ8_KBsumsOffset), p.off);
+    const __m256i h = _mm256_hadd_epi32(isum, mins);
+    const __m128i q = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    const __m128i both = _mm_hadd_epi32(q, q);  // [scale sum, min sum, scale sum, min sum]
+    const float da = load_f32(ab);
+    acc = _mm_fmadd_ps(_mm_cvtepi32_ps(both), _mm_set_ps(0.0f, 0.0f, p.doff * da, p.d * da), acc);
+  }
+  return _mm_cvtss_f32(_mm_sub_ss(acc, _mm_movehdup_ps(acc)));
+}
+
+void dot_q4k(const DotArgs& a) noexcept {
+  const int64_t nb = a.n / 256;
+  for (int64_t r = 0; r < a.n_rows; ++r) {
+    const uint8_t* w = a.w + r * a.w_stride;
+    int64_t t = 0;
+    auto grouped = [&]<int NT>() {
+      q4k_tile<NT>(nb, w, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+    };
+    for (; t + 4 <= a.grouped_tokens; t += 4) grouped.template operator()<4>();
+    switch (a.grouped_tokens - t) {
+      case 3: grouped.template operator()<3>(); break;
+      case 2: grouped.template operator()<2>(); break;
+      case 1: grouped.template operator()<1>(); break;
+      default: break;
+    }
+    for (t = a.grouped_tokens; t < a.n_tokens; ++t) a.y[t * a.y_stride + r] = q4k_row(nb, w, a.a + t * a.a_stride);
+  }
+}
+
 // Q5_K: {d, dmin, scales[12], qh[32], qs[128]}; as Q4_K plus a fifth bit (bit j of qh for chunk j).
 struct Q5K {
   static constexpr size_t kBytes = sizeof(BlockQ5_K);
@@ -164,7 +280,7 @@ struct Iq4Xs {
 void avx2::register_kquants(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kQ2_K)] = dot_super<Q2K>;
   t.dot[static_cast<size_t>(GgmlType::kQ3_K)] = dot_super<Q3K>;
-  t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = dot_super<Q4K>;
+  t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = dot_q4k;
   t.dot[static_cast<size_t>(GgmlType::kQ5_K)] = dot_super<Q5K>;
   t.dot[static_cast<size_t>(GgmlType::kQ6_K)] = dot_super<Q6K>;
   t.dot[static_cast<size_t>(GgmlType::kIQ4_XS)] = dot_super<Iq4Xs>;
