@@ -3,11 +3,14 @@
 
 #include <algorithm>
 
+#include "numa.h"
+
 namespace r1 {
 
-ThreadPool::ThreadPool(int n_threads) {
+ThreadPool::ThreadPool(int n_threads, std::vector<int> cpus) : cpus_(std::move(cpus)) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
+  if (!cpus_.empty()) cpus_.resize(static_cast<size_t>(n_threads), cpus_.back());
   workers_.reserve(static_cast<size_t>(n_threads - 1));
   for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
 }
@@ -22,8 +25,10 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_tasks(int thread_index) {
-  for (;;) {
-    const size_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
+  const bool static_schedule = !cpus_.empty();
+  for (size_t step = 0;; ++step) {
+    const size_t task = static_schedule ? static_cast<size_t>(thread_index) + step * static_cast<size_t>(n_threads_)
+                                        : next_task_.fetch_add(1, std::memory_order_relaxed);
     if (task >= n_tasks_) break;
     try {
       (*job_)(task, thread_index);
@@ -35,6 +40,7 @@ void ThreadPool::run_tasks(int thread_index) {
 }
 
 void ThreadPool::worker_loop(int thread_index) {
+  if (!cpus_.empty()) pin_current_thread({cpus_[static_cast<size_t>(thread_index)]});
   uint64_t seen = 0;
   for (;;) {
     {

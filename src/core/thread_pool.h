@@ -16,8 +16,10 @@ namespace r1 {
 
 class ThreadPool {
  public:
-  // n_threads <= 0 means one per hardware thread.
-  explicit ThreadPool(int n_threads = 0);
+  // n_threads <= 0 means one per hardware thread. cpus: empty, or one CPU per thread (index 0 is the calling
+  // thread, which the pool leaves alone); each worker pins itself to its CPU and the loops switch to a static
+  // schedule (task i always on thread i % size()), so a thread keeps reading the same weight rows (numa.h).
+  explicit ThreadPool(int n_threads = 0, std::vector<int> cpus = {});
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -36,6 +38,7 @@ class ThreadPool {
   void run_tasks(int thread_index);
 
   int n_threads_;
+  std::vector<int> cpus_;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable start_cv_;

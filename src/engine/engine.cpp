@@ -5,12 +5,16 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <thread>
+
+#include <fmt/ranges.h>
 
 #include "cpu_features.h"
 #include "engine_impl.h"
 #include "error.h"
+#include "numa.h"
 #include "tokenizer_load.h"
 
 namespace r1 {
@@ -40,6 +44,27 @@ GgmlType cache_type(const std::string& name) {
 
 }  // namespace
 
+// The CPU for each pool thread under --numa (empty when off). isolate also keeps the calling thread, which
+// takes part in every loop, on the home node.
+std::vector<int> EngineImpl::numa_cpus(const std::string& mode_name, int threads) {
+  const std::optional<NumaMode> mode = parse_numa_mode(mode_name);
+  if (!mode) throw Error(fmt::format("unknown NUMA mode '{}' (expected distribute, isolate or off)", mode_name));
+  if (*mode == NumaMode::kOff) return {};
+  const std::vector<NumaNode> nodes = read_numa_nodes();
+  const std::vector<int> cpus = numa_thread_cpus(nodes, *mode, threads, current_cpu());
+  if (*mode == NumaMode::kIsolate) {
+    for (const NumaNode& n : nodes) {
+      if (std::find(n.cpus.begin(), n.cpus.end(), cpus.front()) != n.cpus.end()) pin_current_thread(n.cpus);
+    }
+  }
+  log_.info("NUMA {}: {} nodes, threads on CPUs {}", numa_mode_name(*mode), nodes.size(), fmt::join(cpus, ","));
+  if (numa_balancing_enabled()) {
+    log_.warn("automatic NUMA balancing is on (/proc/sys/kernel/numa_balancing); it moves pages between nodes and "
+              "can undo --numa's placement");
+  }
+  return cpus;
+}
+
 EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   log_.set_verbosity(options.verbosity);
   if (options.model.empty()) throw Error("no model given");
@@ -60,7 +85,7 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
     }
   }
   const int threads = options.threads > 0 ? options.threads : physical_core_count();
-  pool_ = std::make_unique<ThreadPool>(threads);
+  pool_ = std::make_unique<ThreadPool>(threads, numa_cpus(options.numa, threads));
   if (options.kernels != "reference") {
     const CpuFeatures features = detect_cpu_features();
     kernels_ = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)

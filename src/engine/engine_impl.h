@@ -36,6 +36,7 @@ class EngineImpl final : public Engine {
 
  private:
   int acquire_slot();
+  std::vector<int> numa_cpus(const std::string& mode_name, int threads);
 
   EngineOptions options_;
   Logger log_;

@@ -155,6 +155,34 @@ TEST(EngineApi, SessionsOwnSlots) {
   EXPECT_NO_THROW(engine->new_session());  // the slot came back
 }
 
+// --numa: both placements load and give the same greedy text as no placement (the pool's static schedule only
+// changes which thread runs which rows); an unknown mode is an error naming it.
+TEST(EngineApi, NumaPlacementsGiveTheSameText) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  std::string texts[3];
+  const char* modes[3] = {"off", "distribute", "isolate"};
+  for (int i = 0; i < 3; ++i) {
+    EngineOptions o;
+    o.model = (fixtures / "models" / "tiny-qwen2-a-s1.Q4_K_M.gguf").string();
+    o.threads = 2;
+    o.context = 128;
+    o.numa = modes[i];
+    const Reply r = Engine::load(o)->new_session()->complete("Hello there", greedy(10));
+    texts[i] = r.reasoning + r.content;
+  }
+  EXPECT_EQ(texts[1], texts[0]);
+  EXPECT_EQ(texts[2], texts[0]);
+  EngineOptions bad;
+  bad.model = (fixtures / "models" / "tiny-qwen2-a-s1.Q4_K_M.gguf").string();
+  bad.numa = "interleave";
+  try {
+    Engine::load(bad);
+    ADD_FAILURE() << "an unknown NUMA mode loaded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("interleave"), std::string::npos) << e.what();
+  }
+}
+
 // Weights stay in their blocks in the mapped file: loading and generating adds at most the file, the KV cache
 // and 64 MB of working memory to the process (no dequantized copies of the weights).
 TEST(EngineApi, ResidentMemoryIsFilePlusCachePlusLittle) {

@@ -60,7 +60,8 @@ TEST_P(GoldenTest, PromptAndGreedyStepsMatchLlamaCpp) {
     const auto cmp = testlib::compare_logits(logits, g.logits, g.margins, g.n_vocab);
     EXPECT_LE(cmp.combined, c.tolerance) << prompt << " worst " << cmp.worst;
     EXPECT_EQ(cmp.argmax_mismatches, 0) << prompt;
-    RecordProperty(prompt + "_rel_rms", std::to_string(cmp.combined));
+    RecordProperty((kernels ? std::string(kernels->isa_name()) : std::string("reference")) + "_" + prompt + "_rel_rms",
+                   std::to_string(cmp.combined));
 
     // Greedy steps: feed the golden's greedy tokens one at a time.
     std::vector<float> steps;

@@ -30,6 +30,7 @@ struct ModelFlags {
   std::string cache_type_v = "f16";
   bool mlock = false;
   bool no_mmap = false;
+  std::string numa = "off";
   bool context_shift = false;
   int keep = 0;
   std::vector<std::string> stop;
@@ -52,6 +53,9 @@ struct ModelFlags {
         ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
     cmd->add_flag("--mlock", mlock, "Lock the model in RAM");
     cmd->add_flag("--no-mmap", no_mmap, "Accepted for compatibility (weights are always mapped read-only)");
+    cmd->add_option("--numa", numa,
+                    "NUMA placement: distribute (threads spread over the nodes) or isolate (the starting node)")
+        ->check(CLI::IsMember({"distribute", "isolate", "off"}));
     cmd->add_flag("--context-shift", context_shift,
                   "When the context is full, drop the older half of it (after --keep tokens) and go on");
     cmd->add_option("--keep", keep, "With --context-shift: tokens kept from the start (BOS always; at most half)");
@@ -67,6 +71,7 @@ struct ModelFlags {
     o.cache_type_k = cache_type_k;
     o.cache_type_v = cache_type_v;
     o.mlock = mlock;
+    o.numa = numa;
     o.override_kv = override_kv;
     o.verbosity = verbosity;
     return o;
