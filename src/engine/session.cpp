@@ -75,23 +75,27 @@ class SessionImpl final : public Session {
 
   Reply chat(const std::string& user_message, const GenerateOptions& options, const StreamCallback& on_text) override {
     messages_.push_back(Message{"user", user_message, ""});
-    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    if (!system_prompt_.empty()) messages.push_back({{"role", "system"}, {"content", system_prompt_}});
-    for (const auto& m : messages_) {
-      nlohmann::ordered_json j = {{"role", m.role}, {"content", m.content}};
-      if (!m.reasoning.empty()) j["reasoning_content"] = m.reasoning;
-      messages.push_back(std::move(j));
-    }
     const BpeTokenizer& tok = engine_.tokenizer();
-    ChatTemplateOptions template_options;
-    template_options.add_generation_prompt = true;
-    template_options.enable_thinking = options.thinking;
-    template_options.bos_token = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
-    template_options.eos_token = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
-    const std::string prompt = render_chat(tok, messages, template_options, engine_.log());
+    std::string prompt = render_conversation(options.thinking);
+    std::vector<int32_t> ids = tokenize_prompt(tok, prompt);
+    // With context_shift, a conversation that no longer fits loses its oldest turns (the system prompt stays)
+    // until it takes at most half the context, leaving the answer room; the newest message is never dropped.
+    const size_t n_ctx = static_cast<size_t>(engine_.model().context);
+    if (options.context_shift && ids.size() >= n_ctx) {
+      size_t dropped = 0;
+      while (ids.size() > n_ctx / 2 && messages_.size() > 1) {
+        const size_t turn = messages_.size() > 2 && messages_[1].role == "assistant" ? 2 : 1;
+        messages_.erase(messages_.begin(), messages_.begin() + static_cast<std::ptrdiff_t>(turn));
+        dropped += turn;
+        prompt = render_conversation(options.thinking);
+        ids = tokenize_prompt(tok, prompt);
+      }
+      engine_.log().info("context shift: dropped the {} oldest messages; the conversation is now {} tokens", dropped,
+                         ids.size());
+    }
     Reply reply;
     try {
-      reply = generate(tokenize_prompt(tok, prompt), prompt_opens_reasoning(prompt), options, on_text);
+      reply = generate(std::move(ids), prompt_opens_reasoning(prompt), options, on_text);
     } catch (...) {
       messages_.pop_back();  // the turn did not happen
       throw;
@@ -117,6 +121,24 @@ class SessionImpl final : public Session {
   const std::vector<Message>& messages() const override { return messages_; }
 
  private:
+  // The system prompt and every message through the model's chat template, ready for the assistant's turn.
+  std::string render_conversation(bool thinking) const {
+    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+    if (!system_prompt_.empty()) messages.push_back({{"role", "system"}, {"content", system_prompt_}});
+    for (const auto& m : messages_) {
+      nlohmann::ordered_json j = {{"role", m.role}, {"content", m.content}};
+      if (!m.reasoning.empty()) j["reasoning_content"] = m.reasoning;
+      messages.push_back(std::move(j));
+    }
+    const BpeTokenizer& tok = engine_.tokenizer();
+    ChatTemplateOptions template_options;
+    template_options.add_generation_prompt = true;
+    template_options.enable_thinking = thinking;
+    template_options.bos_token = tok.bos() >= 0 ? tok.token_text(tok.bos()) : "";
+    template_options.eos_token = tok.eos() >= 0 ? tok.token_text(tok.eos()) : "";
+    return render_chat(tok, messages, template_options, engine_.log());
+  }
+
   Reply generate(std::vector<int32_t> prompt, bool starts_in_reasoning, const GenerateOptions& options,
                  const StreamCallback& on_text) {
     cancelled_.store(false);

@@ -155,6 +155,37 @@ TEST(EngineApi, SessionsOwnSlots) {
   EXPECT_NO_THROW(engine->new_session());  // the slot came back
 }
 
+// A chat that outgrows the context: without context_shift the turn is refused (and not recorded); with it the
+// oldest turns are dropped until the conversation takes at most half the context, and the chat goes on.
+TEST(EngineApi, ContextShiftDropsOldestChatTurns) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  auto engine = load(fixtures, "tiny-qwen2-a-s1.Q8_0.gguf", 1, 96);
+  const std::string long_message = "Tell me about the quick brown fox that jumps over the lazy dog again and again.";
+  auto strict = engine->new_session();
+  GenerateOptions four = greedy(4);
+  size_t turns = 0;
+  EXPECT_THROW(
+      {
+        for (; turns < 10; ++turns) strict->chat(long_message, four);
+      },
+      Error);
+  EXPECT_GE(turns, 1u);
+  EXPECT_EQ(strict->messages().size(), 2 * turns);  // the refused turn left no trace
+  strict.reset();
+
+  auto shifting = engine->new_session();
+  four.context_shift = true;
+  for (int i = 0; i < 10; ++i) {
+    const Reply r = shifting->chat(long_message + " Turn " + std::to_string(i), four);
+    EXPECT_LE(r.stats.prompt_tokens, 96) << i;
+  }
+  const auto& m = shifting->messages();
+  ASSERT_GE(m.size(), 2u);
+  EXPECT_LT(m.size(), 20u);  // older turns were dropped
+  EXPECT_EQ(m.front().role, "user");
+  EXPECT_EQ(m[m.size() - 2].content, long_message + " Turn 9");
+}
+
 // --numa: both placements load and give the same greedy text as no placement (the pool's static schedule only
 // changes which thread runs which rows); an unknown mode is an error naming it.
 TEST(EngineApi, NumaPlacementsGiveTheSameText) {
