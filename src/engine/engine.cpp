@@ -15,6 +15,7 @@
 #include "engine_impl.h"
 #include "error.h"
 #include "numa.h"
+#include "process_memory.h"
 #include "tokenizer_load.h"
 
 namespace r1 {
@@ -23,14 +24,8 @@ std::unique_ptr<Session> make_session(EngineImpl& engine, int slot);  // session
 
 
 uint64_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t value = 0;
-  std::string unit;
-  while (in >> key >> value >> unit) {
-    if (key == "MemAvailable:") return value * 1024;
-  }
-  return 8ull << 30;  // unknown: assume a modest machine
+  const uint64_t bytes = meminfo_bytes("MemAvailable");
+  return bytes ? bytes : 8ull << 30;  // unknown: assume a modest machine
 }
 
 namespace {
@@ -73,6 +68,9 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   }
   file_ = std::make_unique<GgufSet>(GgufSet::open(options.model));
   for (const auto& spec : options.override_kv) file_->apply_override(spec);
+  if (const std::string w = larger_than_ram_warning(file_->total_file_bytes(), meminfo_bytes("MemTotal")); !w.empty()) {
+    log_.warn("{}", w);
+  }
   if (options.mlock) {
     for (const auto& part : file_->parts()) {
       for (const auto& t : part.tensors()) {

@@ -18,21 +18,10 @@
 
 #include "cpu_features.h"
 #include "hardware_catalog.h"
+#include "process_memory.h"
 
 namespace r1::plan {
 namespace {
-
-// "MemTotal:  24576000 kB" → bytes; 0 when /proc/meminfo is unreadable.
-double read_meminfo_total() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit) {
-    if (key == "MemTotal:") return static_cast<double>(kb) * 1024.0;
-  }
-  return 0;
-}
 
 struct CpuInfo {
   int sockets = 1;
@@ -196,7 +185,7 @@ Hardware detect_this_machine(const DetectOptions& options) {
   h.isa = features.best_isa();
   h.cpu_cores = static_cast<int>(std::max(1L, sysconf(_SC_NPROCESSORS_ONLN)));
   h.sockets = info.sockets;
-  h.ram = read_meminfo_total();
+  h.ram = static_cast<double>(meminfo_bytes("MemTotal"));
   // int8 ops per cycle per core (the quantized matmul path): two 256-bit multiply-add pipes × 32 int8 pairs ×
   // 2 ops; AVX-512 cores are counted at the same rate (Zen 4/5 run 512-bit as two 256-bit halves).
   const double flop_per_cycle = h.isa == "scalar" ? 16.0 : 128.0;

@@ -1,4 +1,4 @@
-// Error context rendering, logging levels, UTF-8 validation, mapped files, CPU feature detection.
+// Error context rendering, logging levels, UTF-8 validation, mapped files, CPU feature detection, memory facts.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -10,6 +10,7 @@
 #include "fixtures.h"
 #include "log.h"
 #include "mapped_file.h"
+#include "process_memory.h"
 #include "utf8.h"
 
 namespace r1 {
@@ -87,6 +88,29 @@ TEST(CpuFeatures, ConsistentWithCompilerBuiltins) {
   EXPECT_FALSE(f.summary().empty());
   const std::string isa = f.best_isa();
   EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "scalar") << isa;
+}
+
+}  // namespace
+}  // namespace r1
+
+namespace r1 {
+namespace {
+
+TEST(ProcessMemory, ReadsMeminfoAndWarnsWhenTheModelIsLargerThanRam) {
+  const uint64_t total = meminfo_bytes("MemTotal");
+  const uint64_t available = meminfo_bytes("MemAvailable");
+  EXPECT_GT(total, 64ull << 20);
+  EXPECT_LE(available, total);
+  EXPECT_EQ(meminfo_bytes("NoSuchCounter"), 0u);
+  EXPECT_EQ(meminfo_bytes("MemTota"), 0u);  // whole names only
+  EXPECT_GT(resident_bytes(), 0u);
+
+  EXPECT_TRUE(larger_than_ram_warning(10ull << 30, 24ull << 30).empty());
+  EXPECT_TRUE(larger_than_ram_warning(10ull << 30, 0).empty());  // RAM unknown: no guess
+  const std::string w = larger_than_ram_warning(131ull << 30, 24ull << 30);
+  EXPECT_NE(w.find("131.0 GiB"), std::string::npos) << w;
+  EXPECT_NE(w.find("24.0 GiB"), std::string::npos) << w;
+  EXPECT_NE(w.find("disk"), std::string::npos) << w;
 }
 
 }  // namespace
