@@ -1,32 +1,19 @@
 // GgufWriter: serialization in GGUF v3 layout and the temporary-file-then-rename commit.
 #include "gguf_writer.h"
 
-#include <unistd.h>
+#include <algorithm>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-
+#include "atomic_file.h"
 #include "error.h"
 
 namespace r1 {
 namespace {
 
-// Buffered output to a FILE* that turns every failure into r1::Error (ENOSPC included).
+// GGUF's primitive encodings over an AtomicFile.
 class Output {
  public:
-  Output(const std::string& path, const std::string& final_path) : path_(final_path) {
-    file_ = std::fopen(path.c_str(), "wb");
-    if (file_ == nullptr) throw Error(fmt::format("cannot create file: {}", std::strerror(errno))).file(path);
-  }
-  ~Output() {
-    if (file_ != nullptr) std::fclose(file_);
-  }
-  void bytes(const void* p, size_t n) {
-    if (n != 0 && std::fwrite(p, 1, n, file_) != n) fail();
-    written_ += n;
-  }
+  explicit Output(const std::string& path) : file_(path) {}
+  void bytes(const void* p, size_t n) { file_.write(p, n); }
   template <typename T>
   void pod(T v) {
     bytes(&v, sizeof v);
@@ -37,27 +24,15 @@ class Output {
   }
   void pad_to(uint64_t alignment) {
     static const uint8_t zeros[256] = {};
-    while (written_ % alignment != 0) {
-      const uint64_t n = std::min<uint64_t>(sizeof zeros, alignment - written_ % alignment);
+    while (file_.written() % alignment != 0) {
+      const uint64_t n = std::min<uint64_t>(sizeof zeros, alignment - file_.written() % alignment);
       bytes(zeros, n);
     }
   }
-  uint64_t written() const { return written_; }
-  void close() {
-    if (std::fflush(file_) != 0) fail();
-    if (::fsync(::fileno(file_)) != 0) fail();
-    const int rc = std::fclose(file_);
-    file_ = nullptr;
-    if (rc != 0) fail();
-  }
+  void commit() { file_.commit(); }
 
  private:
-  [[noreturn]] void fail() {
-    throw Error(fmt::format("write failed: {}", std::strerror(errno))).file(path_);
-  }
-  std::string path_;
-  FILE* file_ = nullptr;
-  uint64_t written_ = 0;
+  AtomicFile file_;
 };
 
 void write_value(Output& out, const GgufValue& v);
@@ -156,49 +131,39 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, std::vector<
 }
 
 void GgufWriter::write(const std::string& path) const {
-  const std::string temp = path + ".tmp-" + std::to_string(::getpid());
-  try {
-    Output out(temp, path);
-    out.bytes("GGUF", 4);
-    out.pod<uint32_t>(3);
-    out.pod<uint64_t>(tensors_.size());
-    out.pod<uint64_t>(metadata_.size());
-    for (const auto& [key, value] : metadata_) {
-      out.string(key);
-      out.pod<uint32_t>(static_cast<uint32_t>(value.type()));
-      write_value(out, value);
-    }
-    for (const auto& t : tensors_) {
-      out.string(t.name);
-      out.pod<uint32_t>(static_cast<uint32_t>(t.dims.size()));
-      for (uint64_t d : t.dims) out.pod<uint64_t>(d);
-      out.pod<uint32_t>(static_cast<uint32_t>(t.type));
-      out.pod<uint64_t>(t.offset);
-    }
-    out.pad_to(alignment_);
-    for (const auto& t : tensors_) {
-      uint64_t produced = 0;
-      t.producer([&](std::span<const uint8_t> bytes) {
-        if (produced + bytes.size() > t.n_bytes) {
-          throw Error(fmt::format("producer wrote more than the tensor's {} bytes", t.n_bytes)).tensor(t.name);
-        }
-        out.bytes(bytes.data(), bytes.size());
-        produced += bytes.size();
-      });
-      if (produced != t.n_bytes) {
-        throw Error(fmt::format("producer wrote {} of the tensor's {} bytes", produced, t.n_bytes)).tensor(t.name);
-      }
-      out.pad_to(alignment_);  // like llama.cpp, every tensor (the last too) ends padded
-    }
-    out.close();
-    std::error_code ec;
-    std::filesystem::rename(temp, path, ec);
-    if (ec) throw Error(fmt::format("cannot rename the finished file into place: {}", ec.message())).file(path);
-  } catch (...) {
-    std::error_code ignored;
-    std::filesystem::remove(temp, ignored);
-    throw;
+  Output out(path);  // a temporary file beside path, renamed over it only when everything is written
+  out.bytes("GGUF", 4);
+  out.pod<uint32_t>(3);
+  out.pod<uint64_t>(tensors_.size());
+  out.pod<uint64_t>(metadata_.size());
+  for (const auto& [key, value] : metadata_) {
+    out.string(key);
+    out.pod<uint32_t>(static_cast<uint32_t>(value.type()));
+    write_value(out, value);
   }
+  for (const auto& t : tensors_) {
+    out.string(t.name);
+    out.pod<uint32_t>(static_cast<uint32_t>(t.dims.size()));
+    for (uint64_t d : t.dims) out.pod<uint64_t>(d);
+    out.pod<uint32_t>(static_cast<uint32_t>(t.type));
+    out.pod<uint64_t>(t.offset);
+  }
+  out.pad_to(alignment_);
+  for (const auto& t : tensors_) {
+    uint64_t produced = 0;
+    t.producer([&](std::span<const uint8_t> bytes) {
+      if (produced + bytes.size() > t.n_bytes) {
+        throw Error(fmt::format("producer wrote more than the tensor's {} bytes", t.n_bytes)).tensor(t.name);
+      }
+      out.bytes(bytes.data(), bytes.size());
+      produced += bytes.size();
+    });
+    if (produced != t.n_bytes) {
+      throw Error(fmt::format("producer wrote {} of the tensor's {} bytes", produced, t.n_bytes)).tensor(t.name);
+    }
+    out.pad_to(alignment_);  // like llama.cpp, every tensor (the last too) ends padded
+  }
+  out.commit();
 }
 
 }  // namespace r1
