@@ -5,6 +5,7 @@
 #include <sstream>
 #include <string>
 
+#include "atomic_file.h"
 #include "commands.h"
 #include "error.h"
 #include "r1/r1.h"
@@ -61,15 +62,9 @@ void add_logits_command(CLI::App& app, Action* action) {
       const std::vector<float> logits = engine->logits(ids);
       const int64_t n_vocab = engine->model().n_vocab;
       if (!args->out.empty()) {
-        const std::string temp = args->out + ".partial";
-        FILE* f = std::fopen(temp.c_str(), "wb");
-        if (f == nullptr) throw Error("cannot create the output file").file(args->out);
-        const size_t written = std::fwrite(logits.data(), sizeof(float), logits.size(), f);
-        const bool ok = written == logits.size() && std::fclose(f) == 0;
-        if (!ok || std::rename(temp.c_str(), args->out.c_str()) != 0) {
-          std::remove(temp.c_str());
-          throw Error("could not write the logits (disk full?)").file(args->out);
-        }
+        AtomicFile out(args->out);
+        out.write(logits.data(), logits.size() * sizeof(float));
+        out.commit();
         std::printf("%zu tokens x %lld logits written to %s\n", ids.size(), static_cast<long long>(n_vocab),
                     args->out.c_str());
         return 0;

@@ -32,5 +32,6 @@ void add_detokenize_command(CLI::App& app, Action* action);
 void add_eval_command(CLI::App& app, Action* action);
 void add_template_command(CLI::App& app, Action* action);
 void add_synth_command(CLI::App& app, Action* action);
+void add_perplexity_command(CLI::App& app, Action* action);
 
 }  // namespace r1::cli
