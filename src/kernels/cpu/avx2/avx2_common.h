@@ -96,6 +96,21 @@ inline constexpr ScalePickMasks kScalePick = [] {
   return t;
 }();
 
+// Chunk j (32 elements) of a super-block against NT activation rows: isum[t] += scale × (codes · activations),
+// in eight int32 lanes per row.
+template <class T, int NT>
+R1_AVX2_INLINE void super_chunk(const uint8_t* blk, const typename T::Prep& p, int j, const uint8_t* ab,
+                                uint64_t a_stride, __m256i* isum) {
+  const Chunk c = T::chunk(blk, p, j);
+  const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
+                                        _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
+#pragma GCC unroll 4
+  for (int t = 0; t < NT; ++t) {
+    const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
+    isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pair_sums<T::kCodes>(c, av), s));
+  }
+}
+
 // One weight row against NT activation rows. T: static constexpr size_t kBytes; static constexpr Codes kCodes;
 // static constexpr bool kHasOff; struct Prep : SuperPrep; static void prepare(const uint8_t*, Prep&);
 // static Chunk chunk(const uint8_t*, const Prep&, int j) (j is a constant once the loop is unrolled).
@@ -115,16 +130,7 @@ R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, u
 #pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) isum[t] = _mm256_setzero_si256();
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const Chunk c = T::chunk(blk, p, j);
-      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
-                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
-#pragma GCC unroll 4
-      for (int t = 0; t < NT; ++t) {
-        const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_madd_epi16(pair_sums<T::kCodes>(c, av), s));
-      }
-    }
+    for (int j = 0; j < 8; ++j) super_chunk<T, NT>(blk, p, j, ab, a_stride, isum);
 #pragma GCC unroll 4
     for (int t = 0; t < NT; ++t) {
       const float da = load_f32(ab + t * a_stride);

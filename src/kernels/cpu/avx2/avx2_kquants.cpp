@@ -137,14 +137,7 @@ R1_AVX2_INLINE void q4k_tile(int64_t nb, const uint8_t* w, const uint8_t* a, uin
       if (j % 2 == 0) {
         for (int t = 0; t < 4; ++t) part[t] = _mm256_setzero_si256();
       }
-      const Chunk c = Q4K::chunk(blk, p, j);
-      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
-                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
-#pragma GCC unroll 4
-      for (int t = 0; t < NT; ++t) {
-        const __m256i av = loadu256(ab + t * a_stride + kQ8_KQsOffset + 32 * j);
-        part[t] = _mm256_add_epi32(part[t], _mm256_madd_epi16(pair_sums<Q4K::kCodes>(c, av), s));
-      }
+      super_chunk<Q4K, NT>(blk, p, j, ab, a_stride, part);
       if (j % 2 == 1) {
         acc = _mm_fmadd_ps(_mm_cvtepi32_ps(sum_each_of_four(part)), ddv, acc);
         accm = _mm_fmadd_ps(min_span[j / 2], dmv, accm);
@@ -168,13 +161,7 @@ R1_AVX2_INLINE float q4k_row(int64_t nb, const uint8_t* w, const uint8_t* a) {
     prepare_k4(blk, p);
     __m256i isum = _mm256_setzero_si256();
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      const Chunk c = Q4K::chunk(blk, p, j);
-      const __m256i s = _mm256_shuffle_epi8(j < 4 ? p.sc_lo : p.sc_hi,
-                                            _mm256_load_si256(reinterpret_cast<const __m256i*>(kScalePick.m[j % 4])));
-      const __m256i av = loadu256(ab + kQ8_KQsOffset + 32 * j);
-      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pair_sums<Q4K::kCodes>(c, av), s));
-    }
+    for (int j = 0; j < 8; ++j) super_chunk<Q4K, 1>(blk, p, j, ab, 0, &isum);
     const __m256i mins = _mm256_madd_epi16(loadu256(ab + kQ8_KBsumsOffset), p.off);
     const __m256i h = _mm256_hadd_epi32(isum, mins);
     const __m128i q = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
