@@ -1,4 +1,5 @@
-// CpuBackend: reference kernels, rows of a matmul spread over the thread pool.
+// CpuBackend: the CPU kernels (or the reference ones), rows of a matmul and heads of attention spread over the
+// thread pool.
 #include "backend.h"
 
 #include "thread_pool.h"
@@ -40,9 +41,20 @@ void CpuBackend::rope(float* x, int n_heads, int head_dim, int64_t pos, const Ro
 
 void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) { swiglu_ref(gate, up, out, n); }
 
+// Heads are independent: threads take whole heads (the same arithmetic as one thread, so the same bits).
 void CpuBackend::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
                            const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) {
-  attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out);
+  auto heads = [&](int begin, int end) {
+    if (kernels_ != nullptr) kernels_->attention(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, begin, end);
+    else attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, begin, end);
+  };
+  if (pool_ == nullptr || pool_->size() == 1 || p.n_head == 1) {
+    heads(0, p.n_head);
+    return;
+  }
+  pool_->parallel_range(static_cast<size_t>(p.n_head), 1, [&](size_t begin, size_t end, int) {
+    heads(static_cast<int>(begin), static_cast<int>(end));
+  });
 }
 
 }  // namespace r1

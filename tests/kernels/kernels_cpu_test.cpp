@@ -11,8 +11,10 @@
 #include "cpu_features.h"
 #include "cpu_kernels.h"
 #include "error.h"
+#include "half.h"
 #include "quant_row.h"
 #include "ref_matmul.h"
+#include "ref_ops.h"
 #include "type_table.h"
 
 namespace r1 {
@@ -192,6 +194,56 @@ TEST(CpuKernels, PreparedActivationsSplitRows) {
   kernels.matmul(m.view, act, whole.data(), 0, 40);
   for (int64_t r0 = 0; r0 < 40; r0 += 13) kernels.matmul(m.view, act, split.data(), r0, std::min<int64_t>(40, r0 + 13));
   EXPECT_EQ(whole, split);
+}
+
+// Attention: every ISA gives attention_ref's bits, for flash attention over an F16 cache (the SIMD kernel) and
+// for the other cases it hands to the reference, with head dimensions that leave tails (not multiples of 32 or
+// 8), grouped heads, MLA-like shapes (one KV head, V shorter than K) and a head range.
+TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
+  struct Shape {
+    int n_head, n_head_kv, dk, dv;
+  };
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  const CpuFeatures features = detect_cpu_features();
+  for (CpuIsa isa : CpuKernels::available(features)) {
+    const CpuKernels kernels = CpuKernels::for_isa(isa);
+    for (const Shape sh : {Shape{4, 2, 64, 64}, Shape{8, 1, 144, 128}, Shape{3, 3, 40, 20}, Shape{2, 1, 576, 512}}) {
+      for (int64_t n_kv : {1, 7, 100}) {
+        for (GgmlType cache : {GgmlType::kF16, GgmlType::kF32}) {
+          for (bool flash : {true, false}) {
+            AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, cache, cache, flash};
+            const int64_t es = cache == GgmlType::kF16 ? 2 : 4;
+            const uint64_t k_row = static_cast<uint64_t>(sh.n_head_kv * sh.dk * es);
+            const uint64_t v_row = static_cast<uint64_t>(sh.n_head_kv * sh.dv * es);
+            std::vector<uint8_t> k(k_row * n_kv), v(v_row * n_kv);
+            auto fill = [&](std::vector<uint8_t>& buf) {
+              for (size_t i = 0; i < buf.size() / es; ++i) {
+                const float x = 3.0f * normal(rng);
+                if (es == 2) {
+                  const uint16_t h = fp32_to_fp16(x);
+                  std::memcpy(buf.data() + 2 * i, &h, 2);
+                } else {
+                  std::memcpy(buf.data() + 4 * i, &x, 4);
+                }
+              }
+            };
+            fill(k);
+            fill(v);
+            std::vector<float> q(static_cast<size_t>(sh.n_head * sh.dk));
+            for (auto& x : q) x = 2.0f * normal(rng);
+            std::vector<float> want(static_cast<size_t>(sh.n_head * sh.dv), -1.0f), got(want.size(), -1.0f);
+            attention_ref(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, want.data());
+            kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 0, 1);
+            kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 1, sh.n_head);
+            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+                << kernels.isa_name() << " heads " << sh.n_head << "/" << sh.n_head_kv << " dk " << sh.dk << " dv "
+                << sh.dv << " n_kv " << n_kv << " " << type_info(cache).name << (flash ? " flash" : "");
+          }
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

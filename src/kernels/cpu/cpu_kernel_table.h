@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "ref_ops.h"
 #include "type_table.h"
 
 namespace r1::cpu {
@@ -47,6 +48,13 @@ struct DotArgs {
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 
+// Flash attention over an F16 K and V cache for heads [head_begin, head_end): attention_ref's contract and
+// bits (ref_ops.h), head dimensions up to kMaxAttentionHeadDim.
+using AttentionFn = void (*)(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                             const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
+                             int head_end) noexcept;
+inline constexpr int kMaxAttentionHeadDim = 1024;
+
 inline constexpr size_t kMaxTypeId = 64;
 
 // A plain aggregate (no constructor or member function the ISA files would have to emit: see cpu_unpack.h);
@@ -54,6 +62,7 @@ inline constexpr size_t kMaxTypeId = 64;
 struct KernelTable {
   const char* isa;
   DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
+  AttentionFn attention_f16_flash;  // null: attention_ref runs
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).
   DotFn find(GgmlType t) const {

@@ -184,4 +184,17 @@ void CpuKernels::matmul(const WeightView& w, const float* x, int64_t n_tokens, f
   matmul(w, act, y, row_begin, row_end);
 }
 
+void CpuKernels::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                           const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
+                           int head_end) const {
+  const bool simd = table_->attention_f16_flash != nullptr && p.flash && p.k_type == GgmlType::kF16 &&
+                    p.v_type == GgmlType::kF16 && p.head_dim_k <= cpu::kMaxAttentionHeadDim &&
+                    p.head_dim_v <= cpu::kMaxAttentionHeadDim;
+  if (simd) {
+    table_->attention_f16_flash(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, head_begin, head_end);
+  } else {
+    attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, head_begin, head_end);
+  }
+}
+
 }  // namespace r1

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ref_matmul.h"
+#include "ref_ops.h"
 #include "type_table.h"
 
 namespace r1 {
@@ -63,6 +64,11 @@ class CpuKernels {
   void matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin, int64_t row_end) const noexcept;
   // Same as matmul_ref: quantizes x, then multiplies.
   void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) const;
+
+  // attention_ref's contract and results for heads [head_begin, head_end); a SIMD kernel where this ISA has
+  // one for the parameters (flash attention over an F16 cache), else attention_ref itself.
+  void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes, const uint8_t* v,
+                 uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin, int head_end) const;
 
  private:
   CpuKernels(CpuIsa isa, const cpu::KernelTable* table) : isa_(isa), table_(table) {}

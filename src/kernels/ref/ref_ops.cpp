@@ -127,12 +127,13 @@ float dot_f16_x86(const float* x, const float* y, int n) {
 }  // namespace
 
 void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
-                   const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) {
+                   const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin, int head_end) {
+  if (head_end < 0) head_end = p.n_head;
   const int group = p.n_head / p.n_head_kv;
   std::vector<float> qh(static_cast<size_t>(p.head_dim_k)), kh(static_cast<size_t>(p.head_dim_k));
   std::vector<float> vh(static_cast<size_t>(p.head_dim_v));
   std::vector<float> scores(static_cast<size_t>(n_kv));
-  for (int h = 0; h < p.n_head; ++h) {
+  for (int h = head_begin; h < head_end; ++h) {
     const int hk = h / group;
     round_query(p.k_type, q + static_cast<int64_t>(h) * p.head_dim_k, p.head_dim_k, qh.data());
     float* oh = out + static_cast<int64_t>(h) * p.head_dim_v;

@@ -45,8 +45,10 @@ struct AttentionParams {
 
 // One query token against n_kv cached positions (all visible: the caller passes only the causal prefix).
 // q: [n_head, head_dim_k] f32. K row j at k + j*k_row_bytes holds [n_head_kv, head_dim_k] in k_type; likewise V.
-// out: [n_head, head_dim_v].
+// out: [n_head, head_dim_v]. Only heads [head_begin, head_end) are computed (head_end < 0: to the last), so
+// threads can split the heads.
 void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
-                   const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out);
+                   const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin = 0,
+                   int head_end = -1);
 
 }  // namespace r1

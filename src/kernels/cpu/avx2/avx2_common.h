@@ -312,4 +312,5 @@ namespace r1::cpu::avx2 {
 void register_kquants(KernelTable& t);
 void register_iquants(KernelTable& t);
 void register_legacy(KernelTable& t);
+void register_attention(KernelTable& t);
 }  // namespace r1::cpu::avx2

@@ -10,6 +10,7 @@ const KernelTable& avx2_table() {
     avx2::register_legacy(t);
     avx2::register_kquants(t);
     avx2::register_iquants(t);
+    avx2::register_attention(t);
     return t;
   }();
   return table;

@@ -1,0 +1,89 @@
+// Flash attention over an F16 KV cache with AVX2+FMA+F16C, bit-identical to attention_ref's flash path
+// (ref_ops.cpp), which reproduces llama.cpp's one-row CPU kernel: the query rounded to fp16, q·k as
+// ggml_vec_dot_f16 sums on x86 (four 8-lane FMA accumulators over steps of 32, reduced in a fixed order, the
+// tail in double), online softmax in float, and the running output kept in fp16 (every update rounded).
+// Same operations in the same order, only eight lanes at a time; kernels_test checks the bits.
+
+#include "avx2_common.h"
+#include "ref_ops.h"
+
+namespace r1::cpu {
+namespace {
+
+R1_AVX2_INLINE __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+R1_AVX2_INLINE __m256 round_f16x8(__m256 v) {
+  return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+// q·k with q already fp16-rounded (as float) and k fp16, in ggml_vec_dot_f16's x86 order.
+R1_AVX2_INLINE float dot_f16(const float* q, const uint16_t* k, int n) {
+  const int np = n & ~31;
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (int i = 0; i < np; i += 32) {
+    for (int j = 0; j < 4; ++j) {
+      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), load_f16x8(k + i + 8 * j), acc[j]);
+    }
+  }
+  const __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
+  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  const __m128 h = _mm_hadd_ps(t, t);  // [t0 + t1, t2 + t3, ...]
+  double sum = static_cast<double>(_mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h))));
+  for (int i = np; i < n; ++i) sum += static_cast<double>(q[i] * _cvtsh_ss(k[i]));
+  return static_cast<float>(sum);
+}
+
+void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
+                         const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
+                         int head_end) noexcept {
+  const int group = p.n_head / p.n_head_kv;
+  const int dk = p.head_dim_k, dv = p.head_dim_v;
+  const int dv8 = dv & ~7;
+  alignas(32) float qh[kMaxAttentionHeadDim];
+  alignas(32) float acc[kMaxAttentionHeadDim];
+  for (int h = head_begin; h < head_end; ++h) {
+    const int hk = h / group;
+    const float* qs = q + static_cast<int64_t>(h) * dk;
+    for (int i = 0; i < dk; ++i) qh[i] = _cvtsh_ss(_cvtss_sh(qs[i], _MM_FROUND_TO_NEAREST_INT));
+    for (int d = 0; d < dv; ++d) acc[d] = 0.0f;
+    float running_sum = 0.0f, running_max = -__builtin_inff();
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
+                       static_cast<int64_t>(hk) * dk;
+      const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
+                       static_cast<int64_t>(hk) * dv;
+      const float s = dot_f16(qh, kj, dk) * p.scale;
+      float ms = 1.0f, vs = 1.0f;
+      if (s > running_max) {
+        ms = __builtin_expf(running_max - s);  // not std::exp: see cpu_unpack.h on inline functions
+        running_max = s;
+        const __m256 m = _mm256_set1_ps(ms);
+        int d = 0;
+        for (; d < dv8; d += 8) _mm256_store_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_load_ps(acc + d), m)));
+        for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
+      } else {
+        vs = __builtin_expf(s - running_max);
+      }
+      const __m256 w = _mm256_set1_ps(vs);
+      int d = 0;
+      for (; d < dv8; d += 8) {
+        _mm256_store_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_load_ps(acc + d))));
+      }
+      for (; d < dv; ++d) {
+        const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
+        acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
+      }
+      running_sum = running_sum * ms + vs;
+    }
+    const float inv = running_sum == 0.0f ? 0.0f : 1.0f / running_sum;
+    float* oh = out + static_cast<int64_t>(h) * dv;
+    for (int d = 0; d < dv; ++d) oh[d] = acc[d] * inv;
+  }
+}
+
+}  // namespace
+
+void avx2::register_attention(KernelTable& t) { t.attention_f16_flash = attention_f16_flash; }
+
+}  // namespace r1::cpu
