@@ -234,10 +234,12 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
             for (auto& x : q) x = 2.0f * normal(rng);
             std::vector<float> want(static_cast<size_t>(sh.n_head * sh.dv), -1.0f), got(want.size(), -1.0f);
             attention_ref(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, want.data());
-            kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 0, 1);
-            kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 1, sh.n_head);
-            ASSERT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
-                << kernels.isa_name() << " heads " << sh.n_head << "/" << sh.n_head_kv << " dk " << sh.dk << " dv "
+            kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 0, sh.n_head);
+            size_t first = 0;
+            while (first < want.size() && std::memcmp(&want[first], &got[first], sizeof(float)) == 0) ++first;
+            ASSERT_EQ(first, want.size())
+                << "value " << first << ": " << (first < want.size() ? want[first] : 0.0f) << " vs "
+                << (first < got.size() ? got[first] : 0.0f) << ", " << kernels.isa_name() << " heads " << sh.n_head << "/" << sh.n_head_kv << " dk " << sh.dk << " dv "
                 << sh.dv << " n_kv " << n_kv << " " << type_info(cache).name << (flash ? " flash" : "");
           }
         }

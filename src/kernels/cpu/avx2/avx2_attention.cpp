@@ -4,6 +4,9 @@
 // tail in double), online softmax in float, and the running output kept in fp16 (every update rounded).
 // Same operations in the same order, only eight lanes at a time; kernels_test checks the bits.
 
+#include <algorithm>
+#include <vector>
+
 #include "avx2_common.h"
 #include "ref_ops.h"
 
@@ -34,51 +37,86 @@ R1_AVX2_INLINE float dot_f16(const float* q, const uint16_t* k, int n) {
   return static_cast<float>(sum);
 }
 
+// One head's running state over the keys seen so far: the fp16-rounded query, the fp16-rounded output
+// accumulator (as float), the running maximum and sum.
+struct HeadState {
+  float* q;
+  float* acc;
+  float max = -__builtin_inff();
+  float sum = 0.0f;
+};
+
+// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body.
+R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const uint8_t* k, uint64_t k_row_bytes,
+                                const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {
+  const int dk = p.head_dim_k, dv = p.head_dim_v;
+  const int dv8 = dv & ~7;
+  float* acc = st.acc;
+  for (int64_t j = j0; j < j1; ++j) {
+    const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
+                     static_cast<int64_t>(hk) * dk;
+    const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
+                     static_cast<int64_t>(hk) * dv;
+    const float s = dot_f16(st.q, kj, dk) * p.scale;
+    float ms = 1.0f, vs = 1.0f;
+    if (s > st.max) {
+      ms = __builtin_expf(st.max - s);  // not std::exp: see cpu_unpack.h on inline functions
+      st.max = s;
+      const __m256 m = _mm256_set1_ps(ms);
+      int d = 0;
+      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
+      for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
+    } else {
+      vs = __builtin_expf(s - st.max);
+    }
+    const __m256 w = _mm256_set1_ps(vs);
+    int d = 0;
+    for (; d < dv8; d += 8) {
+      _mm256_storeu_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
+    }
+    for (; d < dv; ++d) {
+      const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
+      acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
+    }
+    st.sum = st.sum * ms + vs;
+  }
+}
+
+// Keys go in blocks that stay in cache while every head of the range walks them, each head in key order as
+// before: heads that share a KV head (grouped-query attention, and MLA where all heads share the latent row)
+// then read each cached row from memory once instead of once per head.
 void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
                          const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
                          int head_end) noexcept {
   const int group = p.n_head / p.n_head_kv;
   const int dk = p.head_dim_k, dv = p.head_dim_v;
-  const int dv8 = dv & ~7;
-  alignas(32) float qh[kMaxAttentionHeadDim];
-  alignas(32) float acc[kMaxAttentionHeadDim];
-  for (int h = head_begin; h < head_end; ++h) {
-    const int hk = h / group;
-    const float* qs = q + static_cast<int64_t>(h) * dk;
-    for (int i = 0; i < dk; ++i) qh[i] = _cvtsh_ss(_cvtss_sh(qs[i], _MM_FROUND_TO_NEAREST_INT));
-    for (int d = 0; d < dv; ++d) acc[d] = 0.0f;
-    float running_sum = 0.0f, running_max = -__builtin_inff();
-    for (int64_t j = 0; j < n_kv; ++j) {
-      const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
-                       static_cast<int64_t>(hk) * dk;
-      const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
-                       static_cast<int64_t>(hk) * dv;
-      const float s = dot_f16(qh, kj, dk) * p.scale;
-      float ms = 1.0f, vs = 1.0f;
-      if (s > running_max) {
-        ms = __builtin_expf(running_max - s);  // not std::exp: see cpu_unpack.h on inline functions
-        running_max = s;
-        const __m256 m = _mm256_set1_ps(ms);
-        int d = 0;
-        for (; d < dv8; d += 8) _mm256_store_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_load_ps(acc + d), m)));
-        for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
-      } else {
-        vs = __builtin_expf(s - running_max);
-      }
-      const __m256 w = _mm256_set1_ps(vs);
-      int d = 0;
-      for (; d < dv8; d += 8) {
-        _mm256_store_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_load_ps(acc + d))));
-      }
-      for (; d < dv; ++d) {
-        const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
-        acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
-      }
-      running_sum = running_sum * ms + vs;
+  const int n = head_end - head_begin;
+  if (n <= 0) return;
+  thread_local std::vector<float> buf;
+  buf.resize(static_cast<size_t>(n) * static_cast<size_t>(dk + dv));
+  std::vector<HeadState> heads(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) {
+    HeadState& st = heads[static_cast<size_t>(i)];
+    st.q = buf.data() + static_cast<size_t>(i) * static_cast<size_t>(dk + dv);
+    st.acc = st.q + dk;
+    const float* qs = q + static_cast<int64_t>(head_begin + i) * dk;
+    for (int d = 0; d < dk; ++d) st.q[d] = _cvtsh_ss(_cvtss_sh(qs[d], _MM_FROUND_TO_NEAREST_INT));
+    for (int d = 0; d < dv; ++d) st.acc[d] = 0.0f;
+  }
+  // About 64 KiB of K and V rows per block.
+  const uint64_t row_bytes = static_cast<uint64_t>(dk + dv) * 2;
+  const int64_t block = std::max<int64_t>(8, static_cast<int64_t>((64u << 10) / row_bytes));
+  for (int64_t j0 = 0; j0 < n_kv; j0 += block) {
+    const int64_t j1 = std::min(n_kv, j0 + block);
+    for (int i = 0; i < n; ++i) {
+      attend_keys(p, heads[static_cast<size_t>(i)], k, k_row_bytes, v, v_row_bytes, (head_begin + i) / group, j0, j1);
     }
-    const float inv = running_sum == 0.0f ? 0.0f : 1.0f / running_sum;
-    float* oh = out + static_cast<int64_t>(h) * dv;
-    for (int d = 0; d < dv; ++d) oh[d] = acc[d] * inv;
+  }
+  for (int i = 0; i < n; ++i) {
+    const HeadState& st = heads[static_cast<size_t>(i)];
+    const float inv = st.sum == 0.0f ? 0.0f : 1.0f / st.sum;
+    float* oh = out + static_cast<int64_t>(head_begin + i) * dv;
+    for (int d = 0; d < dv; ++d) oh[d] = st.acc[d] * inv;
   }
 }
 
