@@ -1,4 +1,5 @@
-// Declarations of the generated Unicode tables (text_unicode_tables.cpp, made by scripts/gen_unicode_tables.py).
+// Declarations of the generated Unicode tables (text_unicode_flags.cpp and text_unicode_normalization.cpp, made by
+// scripts/gen_unicode_tables.py).
 // Only text_unicode.cpp reads them; everyone else uses the functions in text_unicode.h.
 #pragma once
 
