@@ -42,8 +42,8 @@ struct DotArgs {
   float* y = nullptr;
   int64_t y_stride = 0;
   // Q4_K only: the leading tokens that llama.cpp's x86 backend multiplies in its four-row kernel, which rounds
-  // once per 64 elements instead of once per super-block (n_tokens - n_tokens % 4 when a call holds the whole
-  // batch). See dot_q4_k_llama_order in ref_matmul.cpp.
+  // once per 64 elements instead of once per super-block: q4_k_grouped_tokens(n_tokens) (ref_matmul.h), a
+  // multiple of 4.
   int64_t grouped_tokens = 0;
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;

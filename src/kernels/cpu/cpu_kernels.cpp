@@ -172,7 +172,7 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.n_tokens = act.n_tokens;
     args.y = y + r0;
     args.y_stride = w.rows;
-    args.grouped_tokens = act.n_tokens - act.n_tokens % 4;
+    args.grouped_tokens = q4_k_grouped_tokens(act.n_tokens);
     fn(args);
   }
 }

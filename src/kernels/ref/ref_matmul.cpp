@@ -134,7 +134,7 @@ void matmul_q4_k_ref(const WeightView& w, const float* x, int64_t n_tokens, floa
   const uint64_t act_row_bytes = *row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(k));
   std::vector<uint8_t> act(static_cast<size_t>(n_tokens) * act_row_bytes);
   for (int64_t t = 0; t < n_tokens; ++t) quantize_row_q8_k_activations(x + t * k, act.data() + t * act_row_bytes, k);
-  const int64_t grouped = n_tokens - n_tokens % 4;
+  const int64_t grouped = q4_k_grouped_tokens(n_tokens);
   for (int64_t r = row_begin; r < row_end; ++r) {
     const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
     for (int64_t t = 0; t < n_tokens; ++t) {

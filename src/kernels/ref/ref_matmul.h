@@ -24,6 +24,10 @@ GgmlType activation_type_for(GgmlType weight_type);
 
 // y[t, r] = sum_i W[r, i] * a(x[t, i]) for t < n_tokens, where a() rounds activations as llama.cpp does.
 // x: [n_tokens, w.cols] row-major; y: [n_tokens, w.rows] row-major. Rows [row_begin, row_end) only.
+// How many leading tokens of an n-token matmul llama.cpp's x86 backend multiplies in its four-row Q4_K kernel
+// (rounding once per 64 elements); the rest go through its one-row kernel (once per 256). See ref_matmul.cpp.
+inline int64_t q4_k_grouped_tokens(int64_t n_tokens) { return n_tokens - n_tokens % 4; }
+
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end);
 
 // Decodes row r of a weight matrix into dst[w.cols] (embedding lookups).

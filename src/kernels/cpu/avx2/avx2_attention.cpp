@@ -92,9 +92,10 @@ void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t
   const int dk = p.head_dim_k, dv = p.head_dim_v;
   const int n = head_end - head_begin;
   if (n <= 0) return;
-  thread_local std::vector<float> buf;
+  thread_local std::vector<float> buf;  // reused: attention runs once per token and layer
+  thread_local std::vector<HeadState> heads;
   buf.resize(static_cast<size_t>(n) * static_cast<size_t>(dk + dv));
-  std::vector<HeadState> heads(static_cast<size_t>(n));
+  heads.assign(static_cast<size_t>(n), HeadState{});
   for (int i = 0; i < n; ++i) {
     HeadState& st = heads[static_cast<size_t>(i)];
     st.q = buf.data() + static_cast<size_t>(i) * static_cast<size_t>(dk + dv);

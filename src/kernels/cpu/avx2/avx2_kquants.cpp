@@ -99,12 +99,11 @@ R1_AVX2_INLINE __m128i sum_each_of_four(const __m256i v[4]) {
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// One row against NT grouped tokens, one float lane per token: the four tokens' span sums share one reduction
-// and their multiply-adds are one vector operation with exactly the per-token rounding.
-template <int NT>
+// One row against four grouped tokens, one float lane per token: the four tokens' span sums share one
+// reduction and their multiply-adds are one vector operation with exactly the per-token rounding.
 R1_AVX2_INLINE void q4k_tile(int64_t nb, const uint8_t* w, const uint8_t* a, uint64_t a_stride, float* y,
                              int64_t y_stride) {
-  static_assert(NT >= 1 && NT <= 4);
+  constexpr int NT = 4;
   __m128 acc = _mm_setzero_ps(), accm = _mm_setzero_ps();
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* blk = w + ib * static_cast<int64_t>(Q4K::kBytes);
@@ -176,18 +175,12 @@ void dot_q4k(const DotArgs& a) noexcept {
   const int64_t nb = a.n / 256;
   for (int64_t r = 0; r < a.n_rows; ++r) {
     const uint8_t* w = a.w + r * a.w_stride;
-    int64_t t = 0;
-    auto grouped = [&]<int NT>() {
-      q4k_tile<NT>(nb, w, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
-    };
-    for (; t + 4 <= a.grouped_tokens; t += 4) grouped.template operator()<4>();
-    switch (a.grouped_tokens - t) {
-      case 3: grouped.template operator()<3>(); break;
-      case 2: grouped.template operator()<2>(); break;
-      case 1: grouped.template operator()<1>(); break;
-      default: break;
+    for (int64_t t = 0; t < a.grouped_tokens; t += 4) {
+      q4k_tile(nb, w, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
     }
-    for (t = a.grouped_tokens; t < a.n_tokens; ++t) a.y[t * a.y_stride + r] = q4k_row(nb, w, a.a + t * a.a_stride);
+    for (int64_t t = a.grouped_tokens; t < a.n_tokens; ++t) {
+      a.y[t * a.y_stride + r] = q4k_row(nb, w, a.a + t * a.a_stride);
+    }
   }
 }
 
