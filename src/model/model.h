@@ -40,6 +40,10 @@ struct Batch {
 // so a layer can be compared with a dump from another engine.
 using TraceFn = std::function<void(const std::string& name, const float* data, size_t n)>;
 
+// Multi-head latent attention (deepseek2) per micro-batch: kAuto picks the cheaper of the absorbed form and
+// rebuilding per-head K and V (legacy files only); the others force one, for tests and benchmarks.
+enum class MlaForm { kAuto, kAbsorbed, kExpanded };
+
 struct ModelOptions {
   int n_ctx = 4096;                      // positions per sequence slot
   int n_seq = 1;                         // sequence slots in the KV cache
@@ -47,6 +51,7 @@ struct ModelOptions {
   GgmlType cache_type_v = GgmlType::kF16;
   bool flash_attention = true;           // llama.cpp's default on CPU ("auto" resolves to on)
   int ubatch = 512;                      // tokens per micro-batch in prefill
+  MlaForm mla_form = MlaForm::kAuto;
   TraceFn trace = nullptr;
 };
 

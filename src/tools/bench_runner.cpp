@@ -164,6 +164,9 @@ void validate_options(const BenchOptions& o) {
   if (std::find(std::begin(kKernels), std::end(kKernels), o.kernels) == std::end(kKernels)) {
     throw Error(fmt::format("--kernels '{}' is unknown (auto, avx512, avx2, scalar or reference)", o.kernels));
   }
+  if (o.mla != "auto" && o.mla != "absorbed" && o.mla != "expanded") {
+    throw Error(fmt::format("--mla '{}' is unknown (auto, absorbed or expanded)", o.mla));
+  }
 }
 
 TokenReadBytes weight_bytes_per_token(const GgufSet& set) {
@@ -231,7 +234,10 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   lm.backend = std::make_unique<CpuBackend>(lm.pool.get(), lm.kernels.get());
   const int64_t n_ctx = static_cast<int64_t>(options.depth) + std::max(options.n_prompt, options.n_gen);
   if (n_ctx > (1 << 22)) throw Error(fmt::format("depth + tokens = {} is too long a context", n_ctx));
-  lm.model = load_model(*lm.file, ModelOptions{.n_ctx = static_cast<int>(n_ctx), .n_seq = 1, .trace = {}},
+  const MlaForm mla = options.mla == "absorbed" ? MlaForm::kAbsorbed
+                      : options.mla == "expanded" ? MlaForm::kExpanded
+                                                  : MlaForm::kAuto;
+  lm.model = load_model(*lm.file, ModelOptions{.n_ctx = static_cast<int>(n_ctx), .n_seq = 1, .mla_form = mla, .trace = {}},
                         Placement{.layers = {}, .head = lm.backend.get()});
   report.load_seconds = seconds_since(t_load);
 

@@ -84,9 +84,12 @@ void expect_matches_reference(const CpuKernels& kernels, const Matrix& m, int64_
         mag += std::fabs(static_cast<double>(m.decoded[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)]);
       }
       const double err = std::fabs(static_cast<double>(y[i]) - y_ref[i]);
-      // Q4_K sums in llama.cpp's order in every kernel and in the reference (the first n - n%4 tokens per 64
-      // elements, the rest per super-block): the same float operations, so the same bits.
-      const double bound = w.type == GgmlType::kQ4_K ? 0.0 : kRel * mag + 1e-30;
+      // Q4_K and the signed 32-element formats sum in llama.cpp's order in every kernel and in the reference
+      // (Q4_K: the first n - n%4 tokens per 64 elements, the rest per super-block; the others in eight lanes
+      // per block): the same float operations, so the same bits.
+      const bool llama_order = w.type == GgmlType::kQ4_K || w.type == GgmlType::kQ4_0 || w.type == GgmlType::kQ5_0 ||
+                               w.type == GgmlType::kQ8_0 || w.type == GgmlType::kIQ4_NL;
+      const double bound = llama_order ? 0.0 : kRel * mag + 1e-30;
       if (!(err <= bound) && ++failures <= 5) {
         ADD_FAILURE() << what << ": t=" << t << " r=" << r << " got " << y[i] << " want " << y_ref[i]
                       << " (error " << err << ", bound " << kRel * mag << ")";

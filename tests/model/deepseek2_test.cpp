@@ -13,10 +13,13 @@
 #include <memory>
 
 #include "backend.h"
+#include "cpu_features.h"
+#include "cpu_kernels.h"
 #include "error.h"
 #include "fixtures.h"
 #include "gguf_set.h"
 #include "golden.h"
+#include "layers/mla_attention.h"
 #include "layers/moe_router.h"
 #include "mla_cache.h"
 #include "model.h"
@@ -77,8 +80,9 @@ struct Case {
   std::string golden;  // folder in goldens/
   GgmlType cache = GgmlType::kF16;
   bool flash = true;
-  double tolerance = 1e-2;
-  int max_argmax = -1;  // -1: the 3% rule; else a fixed allowance (known-gap cases below)
+  double tolerance = 1e-2;         // prompt logits
+  double greedy_tolerance = -1.0;  // the greedy steps (decoding); -1: the same as the prompt's
+  int max_argmax = -1;             // greedy steps: -1 the 3% rule; else a fixed allowance (known-gap cases below)
 };
 
 class Deepseek2Golden : public ::testing::TestWithParam<Case> {};
@@ -88,7 +92,16 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
   const Case& c = GetParam();
   const GgufSet file = GgufSet::open(model_path(fixtures, c.model).string());
   ThreadPool pool(2);
-  CpuBackend backend(&pool);
+  // The reference kernels, then every kernel ISA this CPU runs (scalar included): all must match.
+  std::vector<std::unique_ptr<CpuKernels>> kernel_sets;
+  kernel_sets.push_back(nullptr);
+  for (CpuIsa isa : CpuKernels::available(detect_cpu_features())) {
+    kernel_sets.push_back(std::make_unique<CpuKernels>(CpuKernels::for_isa(isa)));
+  }
+  for (const auto& kernels : kernel_sets) {
+  const std::string isa = kernels ? std::string(kernels->isa_name()) : std::string("reference");
+  SCOPED_TRACE(isa);
+  CpuBackend backend(&pool, kernels.get());
   for (const std::string prompt : {"short", "chat"}) {
     const testlib::Golden g = testlib::load_golden(fixtures / "goldens" / c.golden, prompt);
     auto model = load_model(file, ModelOptions{.n_ctx = 128, .cache_type_k = c.cache, .cache_type_v = c.cache,
@@ -97,12 +110,12 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
     ASSERT_EQ(model->info().n_vocab, g.n_vocab);
     const std::vector<float> logits = run_prompt(*model, g.ids);
     const MoeComparison cmp = compare_moe(logits, g.logits, g.margins, g.n_vocab);
-    std::printf("[deepseek2] %-45s %-5s prompt: combined %.3g (all positions %.3g, worst %.3g), argmax %d/%d\n",
-                c.golden.c_str(), prompt.c_str(), cmp.combined, cmp.combined_all, cmp.worst, cmp.argmax_mismatches,
+    std::printf("[deepseek2] %-45s %-9s %-5s prompt: combined %.3g (all positions %.3g, worst %.3g), argmax %d/%d\n",
+                c.golden.c_str(), isa.c_str(), prompt.c_str(), cmp.combined, cmp.combined_all, cmp.worst, cmp.argmax_mismatches,
                 cmp.clear_positions);
     EXPECT_LE(cmp.combined, c.tolerance) << prompt << " worst " << cmp.worst;
-    EXPECT_LE(cmp.argmax_mismatches, c.max_argmax < 0 ? cmp.allowed_mismatches() : c.max_argmax) << prompt;
-    RecordProperty(prompt + "_rel_rms", std::to_string(cmp.combined));
+    EXPECT_LE(cmp.argmax_mismatches, cmp.allowed_mismatches()) << prompt;
+    RecordProperty(isa + "_" + prompt + "_rel_rms", std::to_string(cmp.combined));
 
     std::vector<float> steps;
     int32_t pos = static_cast<int32_t>(g.ids.size());
@@ -114,12 +127,14 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
       steps.insert(steps.end(), step.begin(), step.end());
     }
     const MoeComparison gen = compare_moe(steps, g.gen_logits, g.gen_margins, g.n_vocab);
-    std::printf("[deepseek2] %-45s %-5s greedy: combined %.3g (all positions %.3g, worst %.3g), argmax %d/%d\n",
-                c.golden.c_str(), prompt.c_str(), gen.combined, gen.combined_all, gen.worst, gen.argmax_mismatches,
+    std::printf("[deepseek2] %-45s %-9s %-5s greedy: combined %.3g (all positions %.3g, worst %.3g), argmax %d/%d\n",
+                c.golden.c_str(), isa.c_str(), prompt.c_str(), gen.combined, gen.combined_all, gen.worst, gen.argmax_mismatches,
                 gen.clear_positions);
-    EXPECT_LE(gen.combined, c.tolerance) << prompt << " greedy steps, worst " << gen.worst;
+    EXPECT_LE(gen.combined, c.greedy_tolerance < 0 ? c.tolerance : c.greedy_tolerance)
+        << prompt << " greedy steps, worst " << gen.worst;
     EXPECT_LE(gen.argmax_mismatches, c.max_argmax < 0 ? gen.allowed_mismatches() : c.max_argmax) << prompt
                                                                                                 << " greedy steps";
+  }
   }
 }
 
@@ -130,17 +145,14 @@ std::vector<Case> cases() {
       {legacy + ".f32", legacy + ".f32.kvf32-nofa", GgmlType::kF32, false, 1e-4},
       {split + ".f32", split + ".f32.kvf32-nofa", GgmlType::kF32, false, 1e-4},
       {split + ".f32", split + ".f32", GgmlType::kF16, true, 2e-3},
-      // llama.cpp caches per-head K and V for the legacy layout, so its F16 rounding differs from the latent
-      // cache's; see docs/MODELS.md for the measured gap.
+      // The legacy layout's prompt runs expanded, with per-head K and V rounded to F16 as llama.cpp's per-head
+      // cache rounds them. Its decoding runs absorbed over the latent cache, whose F16 rounding (of the latent,
+      // not of each head's K and V) differs from llama.cpp's plain attention for legacy files; in quantized
+      // files the next 8-bit activation codes and the router turn that into a few percent (docs/MODELS.md).
+      // The greedy bounds are regression bounds on that measured, by-design gap.
       {legacy + ".f32", legacy + ".f32", GgmlType::kF16, true, 2e-3},
-      // Known gap, not a numerics error: llama.cpp runs legacy files as plain attention and rounds each head's
-      // K and V to F16; the latent cache rounds the latent instead. In quantized files the next matmul rounds
-      // its activations to 8-bit blocks, which turns that 1e-4-sized difference into flipped codes and ~2%
-      // (Q8_0) or more (Q4_K_M, with router flips) in the logits. Emulating llama.cpp's per-head F16 K/V
-      // inside one micro-batch reproduces these goldens to 8e-8 (Q8_0, short) and 2e-7 (Q4_K_M) — see
-      // docs/MODELS.md. These bounds are regression bounds on the measured gap (issue 5's 1e-2 is not met).
-      {legacy + ".Q8_0", legacy + ".Q8_0", GgmlType::kF16, true, 4e-2, 2},
-      {legacy + ".Q4_K_M", legacy + ".Q4_K_M", GgmlType::kF16, true, 0.15, 3},
+      {legacy + ".Q8_0", legacy + ".Q8_0", GgmlType::kF16, true, 1e-2, 4e-2, 2},
+      {legacy + ".Q4_K_M", legacy + ".Q4_K_M", GgmlType::kF16, true, 1e-2, 4e-2, 3},
   };
 }
 
@@ -153,31 +165,51 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, Deepseek2Golden, ::testing::ValuesIn(cases())
 });
 
 
-// The two layouts hold the same weights; with an F32 cache they run the same arithmetic.
+// The two layouts hold the same weights; in the same form they run the same arithmetic. With an F16 cache the
+// legacy file's prompt runs expanded (per-head K and V rounded to F16, as llama.cpp's per-head cache rounds
+// them) and the split file's absorbed (the latent rounded), which the fixtures' README puts ~1e-3 apart.
 TEST(Deepseek2Layouts, LegacyAndSplitGiveTheSameLogits) {
   R1_REQUIRE_FIXTURES(fixtures);
   const GgufSet legacy = GgufSet::open(model_path(fixtures, "tiny-deepseek2-legacy-a-s1.f32").string());
   const GgufSet split = GgufSet::open(model_path(fixtures, "tiny-deepseek2-split-a-s1.f32").string());
   const testlib::Golden g = testlib::load_golden(fixtures / "goldens" / "tiny-deepseek2-split-a-s1.f32", "chat");
   CpuBackend backend(nullptr);
-  for (GgmlType cache : {GgmlType::kF32, GgmlType::kF16}) {
-    const ModelOptions options{.n_ctx = 64, .cache_type_k = cache, .cache_type_v = cache};
-    auto a = load_model(legacy, options, Placement{.layers = {}, .head = &backend});
-    auto b = load_model(split, options, Placement{.layers = {}, .head = &backend});
-    EXPECT_EQ(a->info().kv_bytes_per_token, b->info().kv_bytes_per_token);
-    EXPECT_LE(max_rel_diff(run_prompt(*a, g.ids), run_prompt(*b, g.ids)), 1e-5) << type_info(cache).name;
-  }
+  const auto run = [&](const GgufSet& file, GgmlType cache, MlaForm form) {
+    const ModelOptions options{.n_ctx = 64, .cache_type_k = cache, .cache_type_v = cache, .mla_form = form};
+    auto model = load_model(file, options, Placement{.layers = {}, .head = &backend});
+    return run_prompt(*model, g.ids);
+  };
+  EXPECT_LE(max_rel_diff(run(legacy, GgmlType::kF32, MlaForm::kAuto), run(split, GgmlType::kF32, MlaForm::kAuto)), 1e-5);
+  EXPECT_LE(max_rel_diff(run(legacy, GgmlType::kF16, MlaForm::kAbsorbed), run(split, GgmlType::kF16, MlaForm::kAuto)),
+            1e-5);
+  EXPECT_LE(max_rel_diff(run(legacy, GgmlType::kF16, MlaForm::kAuto), run(split, GgmlType::kF16, MlaForm::kAuto)), 3e-3);
 }
 
 // Decoding one token at a time gives what one prefill gives (micro-batches of 5 included), and two sequences
-// sharing a batch each give what they give alone.
+// sharing a batch each give what they give alone: in each form on its own (the expanded form with an F32
+// cache, where earlier positions read back from the cache are the values the micro-batch computed).
 TEST(Deepseek2Consistency, PrefillEqualsDecodeAndSequencesAreIndependent) {
   R1_REQUIRE_FIXTURES(fixtures);
-  for (const std::string stem : {"tiny-deepseek2-legacy-a-s1.Q4_K_M", "tiny-deepseek2-split-a-s1.f32"}) {
-    const GgufSet file = GgufSet::open(model_path(fixtures, stem).string());
+  struct Setup {
+    std::string stem;
+    GgmlType cache;
+    MlaForm form;
+  };
+  const std::string legacy = "tiny-deepseek2-legacy-a-s1.Q8_0", split = "tiny-deepseek2-split-a-s1.f32";
+  const std::vector<Setup> setups = {
+      {legacy, GgmlType::kF32, MlaForm::kAbsorbed}, {legacy, GgmlType::kF16, MlaForm::kAbsorbed},
+      {legacy, GgmlType::kF32, MlaForm::kExpanded}, {split, GgmlType::kF32, MlaForm::kAuto},
+      {split, GgmlType::kF16, MlaForm::kAuto},
+  };
+  for (const Setup& setup : setups) {
+    const GgufSet file = GgufSet::open(model_path(fixtures, setup.stem).string());
     CpuBackend backend(nullptr);
-    for (GgmlType cache : {GgmlType::kF32, GgmlType::kF16}) {
-      const ModelOptions options{.n_ctx = 64, .n_seq = 2, .cache_type_k = cache, .cache_type_v = cache, .ubatch = 5};
+    const GgmlType cache = setup.cache;
+    const std::string label = fmt::format("{} cache {} form {}", setup.stem, type_info(cache).name,
+                                          static_cast<int>(setup.form));
+    {
+      const ModelOptions options{.n_ctx = 64, .n_seq = 2, .cache_type_k = cache, .cache_type_v = cache, .ubatch = 5,
+                                 .mla_form = setup.form};
       const std::vector<int32_t> a = {0, 50, 7, 300, 1200, 3, 99, 1000, 42, 5, 6, 7, 2806};
       const std::vector<int32_t> b = {0, 4, 1500, 250, 11, 12, 900};
       auto alone = load_model(file, options, Placement{.layers = {}, .head = &backend});
@@ -194,8 +226,7 @@ TEST(Deepseek2Consistency, PrefillEqualsDecodeAndSequencesAreIndependent) {
         stepwise->forward(one, step);
         decoded_a.insert(decoded_a.end(), step.begin(), step.end());
       }
-      EXPECT_LE(max_rel_diff(decoded_a, prefill_a), 1e-5) << stem << " cache " << type_info(cache).name;
-
+      EXPECT_LE(max_rel_diff(decoded_a, prefill_a), 1e-5) << label;
       auto together = load_model(file, options, Placement{.layers = {}, .head = &backend});
       Batch mixed;
       std::vector<std::pair<int, size_t>> order;
@@ -217,10 +248,66 @@ TEST(Deepseek2Consistency, PrefillEqualsDecodeAndSequencesAreIndependent) {
         auto& dst = order[r].first == 0 ? got_a : got_b;
         std::copy(out.begin() + r * nv, out.begin() + (r + 1) * nv, dst.begin() + order[r].second * nv);
       }
-      EXPECT_LE(max_rel_diff(got_a, prefill_a), 1e-5) << stem << " cache " << type_info(cache).name;
-      EXPECT_LE(max_rel_diff(got_b, prefill_b), 1e-5) << stem << " cache " << type_info(cache).name;
+      EXPECT_LE(max_rel_diff(got_a, prefill_a), 1e-5) << label;
+      EXPECT_LE(max_rel_diff(got_b, prefill_b), 1e-5) << label;
     }
   }
+}
+
+// Under kAuto a legacy file's prompt runs expanded and its decoding absorbed; on an F32 file with an F32 cache
+// the two forms differ only in summation order.
+TEST(Deepseek2Consistency, AutoFormsAgreeOnAnExactFile) {
+  R1_REQUIRE_FIXTURES(fixtures);
+  const GgufSet file = GgufSet::open(model_path(fixtures, "tiny-deepseek2-legacy-a-s1.f32").string());
+  CpuBackend backend(nullptr);
+  const ModelOptions options{.n_ctx = 64, .cache_type_k = GgmlType::kF32, .cache_type_v = GgmlType::kF32};
+  const std::vector<int32_t> ids = {0, 50, 7, 300, 1200, 3, 99, 1000, 42, 5, 6, 7, 2806};
+  auto prefill = load_model(file, options, Placement{.layers = {}, .head = &backend});
+  auto stepwise = load_model(file, options, Placement{.layers = {}, .head = &backend});
+  std::vector<float> decoded;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Batch one;
+    one.add(ids[i], static_cast<int32_t>(i), 0, true);
+    std::vector<float> step(static_cast<size_t>(stepwise->info().n_vocab));
+    stepwise->forward(one, step);
+    decoded.insert(decoded.end(), step.begin(), step.end());
+  }
+  EXPECT_LE(max_rel_diff(decoded, run_prompt(*prefill, ids)), 1e-5);
+}
+
+// Which form a sequence's micro-batch takes, on DeepSeek-R1's attention shape (128 heads, nope 128, rope 64,
+// value 128, kv_lora_rank 512): rebuilding per-head K and V costs 131,072 multiply-adds per head and earlier
+// position and saves 768 per head and attended position.
+TEST(MlaForm, ExpandsPromptsAndAbsorbsDecoding) {
+  MlaShape r1;
+  r1.n_head = 128;
+  r1.n_nope = 128;
+  r1.n_rot = 64;
+  r1.head_v = 128;
+  r1.kv_lora_rank = 512;
+  const uint8_t dummy = 0;
+  MlaWeights legacy;
+  legacy.kv_b.data = &dummy;
+  const MlaWeights split;
+  const auto positions = [](int32_t from, int32_t count) {
+    std::vector<int32_t> p(static_cast<size_t>(count));
+    for (int32_t i = 0; i < count; ++i) p[static_cast<size_t>(i)] = from + i;
+    return p;
+  };
+  const auto expands = [&](const MlaWeights& w, MlaForm form, int32_t past, int32_t count) {
+    return mla_expands(r1, w, MlaRun{.cache_type = GgmlType::kF16, .flash = true, .form = form}, past + count,
+                       positions(past, count));
+  };
+  EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 0, 512));     // a prompt
+  EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 0, 1));       // the first token alone
+  EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 512, 512));   // the second micro-batch of a long prompt
+  EXPECT_FALSE(expands(legacy, MlaForm::kAuto, 1000, 1));   // decoding
+  EXPECT_FALSE(expands(legacy, MlaForm::kAuto, 2000, 50));  // a short chat turn after a long one
+  EXPECT_FALSE(expands(legacy, MlaForm::kAbsorbed, 0, 512));
+  EXPECT_TRUE(expands(legacy, MlaForm::kExpanded, 1000, 1));
+  EXPECT_FALSE(expands(legacy, MlaForm::kExpanded, 20000, 1));  // 1.6 GB of rebuilt K and V: over the limit
+  EXPECT_FALSE(expands(split, MlaForm::kAuto, 0, 512));         // no attn_kv_b to rebuild with
+  EXPECT_FALSE(expands(split, MlaForm::kExpanded, 0, 512));
 }
 
 TEST(Deepseek2Options, MismatchedCacheTypesAreRefused) {

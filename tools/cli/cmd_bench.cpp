@@ -37,6 +37,9 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_option("-d,--depth,--n-depth", o.depth, "Tokens already in the KV cache when each run starts")
       ->capture_default_str();
   cmd->add_option("--kernels", o.kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference")->capture_default_str();
+  cmd->add_option("--mla", o.mla,
+                  "DeepSeek attention form: auto (the cheaper per micro-batch), absorbed, or expanded (legacy files)")
+      ->capture_default_str();
   auto* json = cmd->add_flag("--json", args->json, "One JSON object per test, with llama-bench's field names");
   auto* md = cmd->add_flag("--md", args->md, "A markdown table (the default)");
   json->excludes(md);

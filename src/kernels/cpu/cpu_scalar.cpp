@@ -6,6 +6,7 @@
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
 #include "half.h"
+#include "ref_matmul.h"
 
 namespace r1::cpu {
 namespace {
@@ -105,6 +106,22 @@ void dot_block32(const DotArgs& a) noexcept {
   constexpr size_t kActBytes = kQ8_1 ? kQ8_1Bytes : kQ8_0Bytes;
   constexpr size_t kActQs = kQ8_1 ? 4 : 2;
   BlockCodes32 u;
+  if constexpr (!kQ8_1) {
+    // Signed formats in llama.cpp's order, bit for bit with the reference (Block32LlamaSum).
+    for (int64_t r = 0; r < a.n_rows; ++r) {
+      const uint8_t* wrow = a.w + r * a.w_stride;
+      for (int64_t t = 0; t < a.n_tokens; ++t) {
+        Block32LlamaSum sum;
+        for (int64_t ib = 0; ib < nb; ++ib) {
+          Unpack(wrow + ib * kBlockBytes, u);
+          const uint8_t* blk = a.a + t * a.a_stride + ib * kActBytes;
+          sum.add(u.d * half_to_float(load_u16(blk)), u.q, reinterpret_cast<const int8_t*>(blk + kActQs));
+        }
+        a.y[t * a.y_stride + r] = sum.total();
+      }
+    }
+    return;
+  }
   for (int64_t r = 0; r < a.n_rows; ++r) {
     const uint8_t* wrow = a.w + r * a.w_stride;
     for (int64_t ib = 0; ib < nb; ++ib) {

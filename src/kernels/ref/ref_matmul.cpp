@@ -1,5 +1,6 @@
 // Reference matmul: activation rounding per weight type (as llama.cpp's x86 CPU backend does it), then
-// decoded-row dot products in double; Q4_K in llama.cpp's own float order (dot_q4_k_llama_order).
+// decoded-row dot products in double; Q4_K (dot_q4_k_llama_order) and the signed 32-element formats
+// (Block32LlamaSum) in llama.cpp's own float order.
 #include "ref_matmul.h"
 
 #include <algorithm>
@@ -143,6 +144,49 @@ void matmul_q4_k_ref(const WeightView& w, const float* x, int64_t n_tokens, floa
   }
 }
 
+// Signed 32-element formats in llama.cpp's order (Block32LlamaSum). The weight codes are each decoded value
+// over its block's scale: exact, since every value is that fp16 scale times a small integer.
+void matmul_block32_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin,
+                        int64_t row_end) {
+  const int64_t k = w.cols, nb = k / 32;
+  const uint64_t act_row_bytes = *row_bytes(type_info(GgmlType::kQ8_0), static_cast<uint64_t>(k));
+  const uint64_t block_bytes = type_info(w.type).type_size;
+  std::vector<uint8_t> act(static_cast<size_t>(n_tokens) * act_row_bytes);
+  for (int64_t t = 0; t < n_tokens; ++t) quantize_row_q8_0_activations(x + t * k, act.data() + t * act_row_bytes, k);
+  std::vector<float> row(static_cast<size_t>(k));
+  std::vector<int8_t> codes(static_cast<size_t>(k));
+  std::vector<float> scale(static_cast<size_t>(nb));
+  for (int64_t r = row_begin; r < row_end; ++r) {
+    const uint8_t* src = w.data + static_cast<uint64_t>(r) * w.row_bytes;
+    dequantize_row(w.type, src, row.data(), k);
+    for (int64_t b = 0; b < nb; ++b) {
+      uint16_t d16;
+      std::memcpy(&d16, src + b * block_bytes, 2);
+      const float d = fp16_to_fp32(d16);
+      scale[static_cast<size_t>(b)] = d;
+      for (int i = 0; i < 32; ++i) {
+        const float v = row[static_cast<size_t>(b * 32 + i)];
+        codes[static_cast<size_t>(b * 32 + i)] = d == 0.0f ? 0 : static_cast<int8_t>(std::lround(v / d));
+      }
+    }
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const uint8_t* a = act.data() + t * act_row_bytes;
+      Block32LlamaSum sum;
+      for (int64_t b = 0; b < nb; ++b) {
+        uint16_t da16;
+        std::memcpy(&da16, a + b * 34, 2);
+        sum.add(scale[static_cast<size_t>(b)] * fp16_to_fp32(da16), codes.data() + b * 32,
+                reinterpret_cast<const int8_t*>(a + b * 34 + 2));
+      }
+      y[t * w.rows + r] = sum.total();
+    }
+  }
+}
+
+bool is_signed_block32(GgmlType type) {
+  return type == GgmlType::kQ4_0 || type == GgmlType::kQ5_0 || type == GgmlType::kQ8_0 || type == GgmlType::kIQ4_NL;
+}
+
 }  // namespace
 
 void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
@@ -152,6 +196,10 @@ void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
 void matmul_ref(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) {
   if (w.type == GgmlType::kQ4_K) {
     matmul_q4_k_ref(w, x, n_tokens, y, row_begin, row_end);
+    return;
+  }
+  if (is_signed_block32(w.type)) {
+    matmul_block32_ref(w, x, n_tokens, y, row_begin, row_end);
     return;
   }
   const GgmlType act = activation_type_for(w.type);

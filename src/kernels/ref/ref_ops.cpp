@@ -40,7 +40,9 @@ void rope_ref(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams
     corr_high = std::min(static_cast<float>(n_rot - 1), std::ceil(yarn_corr_dim(n_rot, p.n_ctx_orig, p.beta_slow, p.freq_base)));
   }
   // cos/sin per rotated pair. theta is advanced by repeated multiplication, as llama.cpp does (the rounding
-  // of that product is part of its results).
+  // of that product is part of its results). The fused multiply-adds below are where llama.cpp's x86 build
+  // (-march=native, where GCC contracts a*b + c) fuses; each changes the last bit of some rotated values,
+  // which an F16 cache or an 8-bit activation code can turn into a visible difference.
   std::vector<float> cos_t(static_cast<size_t>(n_rot / 2)), sin_t(static_cast<size_t>(n_rot / 2));
   float theta_base = static_cast<float>(pos);
   for (int i = 0; i < n_rot / 2; ++i) {
@@ -52,8 +54,8 @@ void rope_ref(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams
     if (p.ext_factor != 0.0f) {
       const float y = (static_cast<float>(i) - corr_low) / std::max(0.001f, corr_high - corr_low);
       const float ramp_mix = (1.0f - std::min(1.0f, std::max(0.0f, y))) * p.ext_factor;
-      theta = theta_interp * (1.0f - ramp_mix) + theta_extrap * ramp_mix;
-      mscale *= 1.0f + 0.1f * std::log(1.0f / p.freq_scale);
+      theta = std::fma(theta_interp, 1.0f - ramp_mix, theta_extrap * ramp_mix);
+      mscale *= std::fma(0.1f, std::log(1.0f / p.freq_scale), 1.0f);
     }
     cos_t[static_cast<size_t>(i)] = std::cos(theta) * mscale;
     sin_t[static_cast<size_t>(i)] = std::sin(theta) * mscale;
@@ -65,8 +67,8 @@ void rope_ref(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams
       const int a = p.style == RopeStyle::kNeox ? i : 2 * i;
       const int b = p.style == RopeStyle::kNeox ? i + n_rot / 2 : 2 * i + 1;
       const float x0 = xh[a], x1 = xh[b];
-      xh[a] = x0 * cos_t[static_cast<size_t>(i)] - x1 * sin_t[static_cast<size_t>(i)];
-      xh[b] = x0 * sin_t[static_cast<size_t>(i)] + x1 * cos_t[static_cast<size_t>(i)];
+      xh[a] = std::fma(x0, cos_t[static_cast<size_t>(i)], -(x1 * sin_t[static_cast<size_t>(i)]));
+      xh[b] = std::fma(x0, sin_t[static_cast<size_t>(i)], x1 * cos_t[static_cast<size_t>(i)]);
     }
   }
 }

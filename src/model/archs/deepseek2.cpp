@@ -2,12 +2,9 @@
 // Hugging Face modeling_deepseek.py (DeepseekV3Attention, MoEGate, DeepseekV3MoE); numerics follow llama.cpp's
 // deepseek2 graph where its choices change results (activation rounding, YaRN attention scale, routing order).
 //
-// Attention always runs in the absorbed MLA form over the latent cache (MlaCache): per token and layer the
-// cache holds c_kv = rms_norm(W_kv_a x) [kv_lora_rank] and the rotated k_pe [n_rot]. For head h,
-//   score(t, j) = (k_b[h] q_nope[h])·c_kv[j] + q_pe[h]·k_pe[j]    (k_b[h]: [kv_lora_rank, nope])
-//   out[h]      = v_b[h] (sum_j p_j c_kv[j])                       (v_b[h]: [head_v, kv_lora_rank])
-// which is multi-query attention with one shared [kv_lora_rank + n_rot] key whose first kv_lora_rank values
-// are also the value. Legacy files (one attn_kv_b) get k_b and v_b derived from attn_kv_b at load.
+// Attention is multi-head latent attention over the latent cache (layers/mla_attention.h: the absorbed form,
+// or for legacy files' prompts per-head K and V rebuilt for one micro-batch). Legacy files (one attn_kv_b)
+// get k_b and v_b derived from attn_kv_b at load.
 #include "deepseek2.h"
 
 #include <algorithm>
@@ -19,6 +16,7 @@
 #include "backend.h"
 #include "error.h"
 #include "half.h"
+#include "layers/mla_attention.h"
 #include "layers/moe_experts.h"
 #include "layers/moe_router.h"
 #include "mla_cache.h"
@@ -227,44 +225,9 @@ WeightView f32_view(const std::vector<float>& data, int64_t rows, int64_t cols) 
                     .cols = cols, .row_bytes = static_cast<uint64_t>(cols) * sizeof(float)};
 }
 
-// Rounds x in place to what llama.cpp's dot products see when x multiplies a weight of type w (its
-// "vec_dot_type"): a legacy file's latent is rounded this way by the attn_kv_b product llama.cpp runs.
-void round_like_activation(GgmlType weight_type, float* x, int64_t n) {
-  const GgmlType act = activation_type_for(weight_type);
-  switch (act) {
-    case GgmlType::kF32: return;
-    case GgmlType::kF16:
-      for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
-      return;
-    case GgmlType::kBF16:
-      for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
-      return;
-    case GgmlType::kQ8_K: {
-      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(n)));
-      quantize_row_q8_k_activations(x, blocks.data(), n);
-      dequantize_row(GgmlType::kQ8_K, blocks.data(), x, n);
-      return;
-    }
-    default: {
-      // Q8_0 (and, approximately, Q8_1: same codes; its block-sum term is not modelled here).
-      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_0), static_cast<uint64_t>(n)));
-      quantize_row_q8_0_activations(x, blocks.data(), n);
-      dequantize_row(GgmlType::kQ8_0, blocks.data(), x, n);
-      return;
-    }
-  }
-}
-
 struct LayerWeights {
   const float* attn_norm = nullptr;
-  WeightView q_a, q_b, q;             // q_a/q_b with q_lora_rank > 0, else q
-  const float* q_a_norm = nullptr;
-  WeightView kv_a;                    // [kv_lora_rank + n_rot, n_embd]
-  const float* kv_a_norm = nullptr;
-  std::vector<WeightView> k_b;        // [n_head] each [kv_lora_rank, nope]
-  std::vector<WeightView> v_b;        // [n_head] each [head_v, kv_lora_rank]
-  GgmlType latent_rounding = GgmlType::kF32;  // legacy: the attn_kv_b type whose product rounds the latent
-  WeightView wo;                      // [n_embd, n_head * head_v]
+  MlaWeights attn;
   const float* ffn_norm = nullptr;
   bool moe = false;
   WeightView gate, up, down;          // dense layers
@@ -279,6 +242,10 @@ class Deepseek2 final : public Model {
   Deepseek2(const GgufSet& file, const ModelOptions& options, const Placement& placement)
       : config_(read_config(file)), options_(options) {
     const Deepseek2Config& c = config_;
+    mla_ = MlaShape{.n_head = c.n_head, .n_nope = c.n_nope, .n_rot = c.n_rot, .head_v = c.head_v,
+                    .kv_lora_rank = c.kv_lora_rank, .q_lora_rank = c.q_lora_rank, .rms_eps = c.rms_eps,
+                    .kq_scale = c.kq_scale, .rope = c.rope};
+    mla_run_ = MlaRun{.cache_type = options.cache_type_k, .flash = options.flash_attention, .form = options.mla_form};
     const WeightBinder wb(file);
     token_embd_ = wb.matrix("token_embd.weight", c.n_embd, c.n_vocab);
     output_norm_ = wb.vector("output_norm.weight", c.n_embd);
@@ -344,21 +311,21 @@ class Deepseek2 final : public Model {
     LayerWeights l;
     l.attn_norm = wb.vector(p + "attn_norm.weight", c.n_embd);
     if (c.q_lora_rank > 0) {
-      l.q_a = wb.matrix(p + "attn_q_a.weight", c.n_embd, c.q_lora_rank);
-      l.q_a_norm = wb.vector(p + "attn_q_a_norm.weight", c.q_lora_rank);
-      l.q_b = wb.matrix(p + "attn_q_b.weight", c.q_lora_rank, q_dim);
+      l.attn.q_a = wb.matrix(p + "attn_q_a.weight", c.n_embd, c.q_lora_rank);
+      l.attn.q_a_norm = wb.vector(p + "attn_q_a_norm.weight", c.q_lora_rank);
+      l.attn.q_b = wb.matrix(p + "attn_q_b.weight", c.q_lora_rank, q_dim);
     } else {
-      l.q = wb.matrix(p + "attn_q.weight", c.n_embd, q_dim);
+      l.attn.q = wb.matrix(p + "attn_q.weight", c.n_embd, q_dim);
     }
-    l.kv_a = wb.matrix(p + "attn_kv_a_mqa.weight", c.n_embd, c.kv_lora_rank + c.n_rot);
-    l.kv_a_norm = wb.vector(p + "attn_kv_a_norm.weight", c.kv_lora_rank);
+    l.attn.kv_a = wb.matrix(p + "attn_kv_a_mqa.weight", c.n_embd, c.kv_lora_rank + c.n_rot);
+    l.attn.kv_a_norm = wb.vector(p + "attn_kv_a_norm.weight", c.kv_lora_rank);
     if (c.split_layout) {
-      l.k_b = bind_stack(file, p + "attn_k_b.weight", c.n_nope, c.kv_lora_rank, c.n_head);
-      l.v_b = bind_stack(file, p + "attn_v_b.weight", c.kv_lora_rank, c.head_v, c.n_head);
+      l.attn.k_b = bind_stack(file, p + "attn_k_b.weight", c.n_nope, c.kv_lora_rank, c.n_head);
+      l.attn.v_b = bind_stack(file, p + "attn_v_b.weight", c.kv_lora_rank, c.head_v, c.n_head);
     } else {
-      derive_k_b_v_b(wb.matrix(p + "attn_kv_b.weight", c.kv_lora_rank, static_cast<int64_t>(c.n_head) * (c.n_nope + c.head_v)), l);
+      derive_k_b_v_b(wb.matrix(p + "attn_kv_b.weight", c.kv_lora_rank, static_cast<int64_t>(c.n_head) * (c.n_nope + c.head_v)), l.attn);
     }
-    l.wo = wb.matrix(p + "attn_output.weight", static_cast<int64_t>(c.n_head) * c.head_v, c.n_embd);
+    l.attn.wo = wb.matrix(p + "attn_output.weight", static_cast<int64_t>(c.n_head) * c.head_v, c.n_embd);
     l.ffn_norm = wb.vector(p + "ffn_norm.weight", c.n_embd);
     l.moe = il >= c.n_dense_lead;
     if (!l.moe) {
@@ -391,120 +358,33 @@ class Deepseek2 final : public Model {
   }
 
   // Legacy layout: attn_kv_b [n_head * (nope + head_v), kv_lora_rank] holds per head nope key rows then value
-  // rows. k_b[h] is the transpose of the key rows, v_b[h] the value rows, both decoded to F32 once (exact, so
-  // the absorbed products equal llama.cpp's per-head products up to summation order). llama.cpp multiplies
-  // attn_kv_b by the latent rounded to the weight's activation format; latent_rounding reproduces that.
-  void derive_k_b_v_b(const WeightView& kv_b, LayerWeights& l) {
+  // rows. v_b[h] is the value rows as they are; k_b[h] is the transpose of the key rows, which no product
+  // reads in place, so it is decoded to F32 once (exact, so the absorbed products equal llama.cpp's per-head
+  // products up to summation order): n_head * kv_lora_rank * nope floats per layer, 2 GiB for DeepSeek-R1.
+  // llama.cpp multiplies attn_kv_b by the latent rounded to the weight's activation format; latent_rounding
+  // reproduces that.
+  void derive_k_b_v_b(const WeightView& kv_b, MlaWeights& w) {
     const Deepseek2Config& c = config_;
     const int64_t r = c.kv_lora_rank;
     std::vector<float> row(static_cast<size_t>(r));
     for (int h = 0; h < c.n_head; ++h) {
-      std::vector<float>& kb = derived_.emplace_back(static_cast<size_t>(r * c.n_nope));       // [kv_lora_rank, nope]
-      std::vector<float>& vb = derived_.emplace_back(static_cast<size_t>(c.head_v * r));       // [head_v, kv_lora_rank]
+      std::vector<float>& kb = derived_.emplace_back(static_cast<size_t>(r * c.n_nope));  // [kv_lora_rank, nope]
       const int64_t base = static_cast<int64_t>(h) * (c.n_nope + c.head_v);
       for (int i = 0; i < c.n_nope; ++i) {
         weight_row_ref(kv_b, base + i, row.data());
         for (int64_t j = 0; j < r; ++j) kb[static_cast<size_t>(j * c.n_nope + i)] = row[static_cast<size_t>(j)];
       }
-      for (int d = 0; d < c.head_v; ++d) weight_row_ref(kv_b, base + c.n_nope + d, vb.data() + d * r);
-      l.k_b.push_back(f32_view(kb, r, c.n_nope));
-      l.v_b.push_back(f32_view(vb, c.head_v, r));
+      w.k_b.push_back(f32_view(kb, r, c.n_nope));
+      w.v_b.push_back(row_slice(kv_b, base + c.n_nope, c.head_v));
     }
-    l.latent_rounding = kv_b.type;
+    w.kv_b = kv_b;
+    w.latent_rounding = kv_b.type;
   }
 
   void validate(const Batch& b, std::span<float> logits) const {
     std::vector<int32_t> lengths(static_cast<size_t>(options_.n_seq));
     for (int s = 0; s < options_.n_seq; ++s) lengths[static_cast<size_t>(s)] = cache_->length(s);
     validate_batch(b, logits.size(), config_.n_vocab, options_.n_ctx, lengths);
-  }
-
-  // Multi-head latent attention of n tokens: h [n, n_embd] in, out [n, n_embd] (the attn_output projection).
-  void attention(Backend& be, const LayerWeights& l, int il, const Batch& b, size_t start, int64_t n, const float* h,
-                 float* out) {
-    const Deepseek2Config& c = config_;
-    const int64_t r = c.kv_lora_rank;
-    const int64_t q_dim = static_cast<int64_t>(c.n_head) * c.head_k;
-    const int64_t kv_dim = r + c.n_rot;          // one cache row: latent then rope key
-    const int64_t qa_dim = kv_dim;               // one absorbed query head: [k_b q_nope, rope(q_pe)]
-    std::vector<float> q(static_cast<size_t>(n * q_dim));                   // [n, n_head, nope + rope]
-    std::vector<float> kv(static_cast<size_t>(n * kv_dim));                 // [n, kv_lora_rank + n_rot]
-    std::vector<float> qa(static_cast<size_t>(n * c.n_head * qa_dim));      // [n, n_head, kv_lora_rank + n_rot]
-    std::vector<float> lat(static_cast<size_t>(n * c.n_head * r));          // [n, n_head, kv_lora_rank] attention output
-    std::vector<float> o(static_cast<size_t>(n * c.n_head * c.head_v));     // [n, n_head, head_v]
-    std::vector<float> gather(static_cast<size_t>(n * std::max<int64_t>(c.n_nope, r)));  // [n, nope] or [n, kv_lora_rank]
-    std::vector<float> scatter(static_cast<size_t>(n * std::max<int64_t>(r, c.head_v))); // [n, kv_lora_rank] or [n, head_v]
-
-    // q = W_q_b rms_norm(W_q_a h) (or W_q h); c_kv, k_pe = W_kv_a h.
-    if (c.q_lora_rank > 0) {
-      std::vector<float> qa_low(static_cast<size_t>(n * c.q_lora_rank));  // [n, q_lora_rank]
-      be.matmul(l.q_a, h, n, qa_low.data());
-      be.rms_norm(qa_low.data(), l.q_a_norm, qa_low.data(), n, c.q_lora_rank, c.rms_eps);
-      be.matmul(l.q_b, qa_low.data(), n, q.data());
-    } else {
-      be.matmul(l.q, h, n, q.data());
-    }
-    be.matmul(l.kv_a, h, n, kv.data());
-
-    // Cache rows: c_kv normalized (and, for legacy files, rounded as llama.cpp's attn_kv_b product rounds
-    // it), k_pe rotated once for all heads.
-    for (int64_t t = 0; t < n; ++t) {
-      float* row = kv.data() + t * kv_dim;
-      be.rms_norm(row, l.kv_a_norm, row, 1, r, c.rms_eps);
-      round_like_activation(l.latent_rounding, row, r);
-      const int64_t pos = b.positions[start + t];
-      be.rope(row + r, 1, c.n_rot, pos, c.rope);
-      cache_->store(il, b.seq_ids[start + t], static_cast<int>(pos), row, row + r);
-    }
-
-
-    // Absorbed queries: per head, k_b[h] q_nope (one matmul over the n tokens), then the rotated q_pe.
-    for (int hd = 0; hd < c.n_head; ++hd) {
-      for (int64_t t = 0; t < n; ++t) {
-        const float* src = q.data() + t * q_dim + static_cast<int64_t>(hd) * c.head_k;
-        std::copy(src, src + c.n_nope, gather.begin() + t * c.n_nope);
-      }
-      be.matmul(l.k_b[static_cast<size_t>(hd)], gather.data(), n, scatter.data());
-      for (int64_t t = 0; t < n; ++t) {
-        float* dst = qa.data() + (t * c.n_head + hd) * qa_dim;
-        std::copy(scatter.begin() + t * r, scatter.begin() + (t + 1) * r, dst);
-        const float* pe = q.data() + t * q_dim + static_cast<int64_t>(hd) * c.head_k + c.n_nope;
-        std::copy(pe, pe + c.n_rot, dst + r);
-        be.rope(dst + r, 1, c.n_rot, b.positions[start + t], c.rope);
-      }
-    }
-
-    // Multi-query attention over the sequence's latent rows (its own rows of this micro-batch included, read
-    // back through the cache type so prefill equals token-by-token decoding). Value = first r of each row.
-    const AttentionParams ap{.n_head = c.n_head,
-                             .n_head_kv = 1,
-                             .head_dim_k = static_cast<int>(kv_dim),
-                             .head_dim_v = static_cast<int>(r),
-                             .scale = c.kq_scale,
-                             .k_type = options_.cache_type_k,
-                             .v_type = options_.cache_type_k,
-                             .flash = options_.flash_attention};
-    for (int64_t t = 0; t < n; ++t) {
-      const int seq = b.seq_ids[start + t];
-      const int64_t pos = b.positions[start + t];
-      const uint8_t* rows = cache_->row(il, seq, 0);
-      be.attention(ap, qa.data() + t * c.n_head * qa_dim, rows, cache_->row_bytes(), rows, cache_->row_bytes(), pos + 1,
-                   lat.data() + t * c.n_head * r);
-    }
-
-    // Back from the latent to each head's values: o[h] = v_b[h] lat[h].
-    for (int hd = 0; hd < c.n_head; ++hd) {
-      for (int64_t t = 0; t < n; ++t) {
-        const float* src = lat.data() + (t * c.n_head + hd) * r;
-        std::copy(src, src + r, gather.begin() + t * r);
-      }
-      be.matmul(l.v_b[static_cast<size_t>(hd)], gather.data(), n, scatter.data());
-      for (int64_t t = 0; t < n; ++t) {
-        std::copy(scatter.begin() + t * c.head_v, scatter.begin() + (t + 1) * c.head_v,
-                  o.begin() + (t * c.n_head + hd) * c.head_v);
-      }
-    }
-    be.matmul(l.wo, o.data(), n, out);
   }
 
   // out [n, n_embd] = W_down(silu(W_gate h) * W_up h).
@@ -548,7 +428,7 @@ class Deepseek2 final : public Model {
       const LayerWeights& l = layers_[static_cast<size_t>(il)];
       Backend& be = *layer_backends_[static_cast<size_t>(il)];
       be.rms_norm(x.data(), l.attn_norm, h.data(), n, c.n_embd, c.rms_eps);
-      attention(be, l, il, b, start, n, h.data(), proj.data());
+      mla_attention(be, mla_, l.attn, mla_run_, *cache_, il, b, start, n, h.data(), proj.data());
       for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];
 
       be.rms_norm(x.data(), l.ffn_norm, h.data(), n, c.n_embd, c.rms_eps);
@@ -581,7 +461,9 @@ class Deepseek2 final : public Model {
   ModelInfo info_;
   WeightView token_embd_, output_;
   const float* output_norm_ = nullptr;
-  std::deque<std::vector<float>> derived_;  // legacy layout: k_b / v_b decoded from attn_kv_b (views point here)
+  MlaShape mla_;
+  MlaRun mla_run_;
+  std::deque<std::vector<float>> derived_;  // legacy layout: k_b decoded from attn_kv_b (views point here)
   std::vector<LayerWeights> layers_;
   Backend* head_ = nullptr;
   std::vector<Backend*> layer_backends_;
