@@ -199,10 +199,22 @@ void attend_expanded(Backend& be, const MlaShape& s, const MlaWeights& w, const 
       store_as(type, kv + s.n_nope, s.head_v, values.data() + p * v_row_bytes + hd * s.head_v * element);
     }
   }
-  for (int64_t t : span.tokens) {
-    const int64_t pos = b.positions[start + static_cast<size_t>(t)];
-    be.attention(ap, q + t * q_dim, keys.data(), k_row_bytes, values.data(), v_row_bytes, pos + 1,
-                 o + t * s.n_head * s.head_v);
+  // Heads in blocks whose K and V over the whole context fit in about 1 MiB (a core's L2), every token of the
+  // block's heads before the next block: each head's K and V are its own here (unlike the absorbed form's one
+  // shared row), and token by token over all heads would stream them from memory once per token. Heads are
+  // independent, so the blocking changes no result.
+  const uint64_t head_bytes = static_cast<uint64_t>(ctx) * static_cast<uint64_t>(head_k + s.head_v) * element;
+  const uint64_t fit = (uint64_t{1} << 20) / std::max<uint64_t>(head_bytes, 1);
+  const int block = static_cast<int>(std::min<uint64_t>(std::max<uint64_t>(fit, 2), static_cast<uint64_t>(s.n_head)));
+  for (int h0 = 0; h0 < s.n_head; h0 += block) {
+    AttentionParams part = ap;
+    part.n_head = part.n_head_kv = std::min(block, s.n_head - h0);
+    for (int64_t t : span.tokens) {
+      const int64_t pos = b.positions[start + static_cast<size_t>(t)];
+      be.attention(part, q + t * q_dim + h0 * head_k, keys.data() + h0 * head_k * element, k_row_bytes,
+                   values.data() + static_cast<uint64_t>(h0) * s.head_v * element, v_row_bytes, pos + 1,
+                   o + t * s.n_head * s.head_v + static_cast<int64_t>(h0) * s.head_v);
+    }
   }
 }
 
