@@ -8,14 +8,20 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include "bench_runner.h"
 #include "commands.h"
 #include "error.h"
 #include "gguf_set.h"
 #include "hardware_catalog.h"
 #include "model_catalog.h"
+#include "plan_calibrate.h"
 #include "plan_estimate.h"
+#include "synth_model.h"
+#include "thread_pool.h"
 
 namespace r1::cli {
 
@@ -34,6 +40,8 @@ struct PlanArgs {
   double claim = 0;
   double bandwidth_gbs = 0;
   std::string efficiency_file;
+  std::string save;  // --calibrate: where the fitted factors go (default: default_efficiency_path())
+  int threads = 0;   // --calibrate: benchmark threads (0: one per physical core)
 };
 
 plan::Hardware resolve_hardware(const PlanArgs& args, CliContext& ctx) {
@@ -173,6 +181,66 @@ void load_efficiency(const std::string& path, plan::PlanOptions& options) {
   }
 }
 
+// Removes a file when it goes out of scope (the synthetic calibration model).
+struct RemoveOnExit {
+  std::string path;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove(path, ec);
+  }
+};
+
+// `r1 plan --calibrate`: benchmark a model here (pp256, tg32, the read bandwidth), fit the CPU factors, save.
+int run_calibration(const PlanArgs& args, CliContext& ctx) {
+  if (args.models.size() > 1) throw Error("--calibrate benchmarks one model: give at most one -m FILE.gguf");
+  const std::string save = args.save.empty() ? plan::default_efficiency_path() : args.save;
+  if (save.empty()) throw Error("no config directory (HOME and XDG_CONFIG_HOME are unset): give --save FILE");
+  RemoveOnExit synthetic;
+  std::string model;
+  if (args.models.size() == 1) {
+    model = args.models.front();
+    if (!std::filesystem::is_regular_file(model)) {
+      throw Error("--calibrate needs a GGUF file to benchmark (not a catalog name)").file(model);
+    }
+  } else {
+    const SynthPlan synth = plan_synth(SynthOptions{.like = "r1-distill-qwen-1.5b", .type = "Q4_K_M"});
+    synthetic.path = (std::filesystem::temp_directory_path() / fmt::format("r1-calibrate-{}.gguf", ::getpid())).string();
+    ctx.log.warn("writing a synthetic R1-Distill-Qwen-1.5B Q4_K_M ({}) to benchmark; it is removed afterwards",
+                 plan::human_bytes(static_cast<double>(synth.quant.dst_bytes)));
+    ThreadPool pool(args.threads);
+    write_synth(synth, synthetic.path, SynthWriteOptions{.pool = &pool});
+    model = synthetic.path;
+  }
+  constexpr int kPrompt = 256;
+  const bench::BenchReport report = bench::run_bench(
+      bench::BenchOptions{.model = model, .n_prompt = kPrompt, .n_gen = 32, .threads = args.threads, .repetitions = 2},
+      ctx.log);
+  if (!report.machine) throw Error("the benchmark did not measure the read bandwidth");
+  double prompt_tps = 0, generation_tps = 0;
+  for (const bench::BenchTest& t : report.tests) (t.n_prompt > 0 ? prompt_tps : generation_tps) = t.avg_ts();
+
+  plan::Hardware hw = plan::detect_this_machine(plan::DetectOptions{.measure_bandwidth = false, .detect_gpus = false});
+  hw.ram_bw = report.machine->bytes_per_second;
+  hw.ram_bw_measured = true;
+  const GgufSet set = GgufSet::open(model);
+  plan::CalibrationResult fit = plan::fit_cpu_efficiency(plan::CalibrationInput{
+      .model = plan::profile_from_gguf(set), .hw = hw, .n_prompt = kPrompt, .prompt_tps = prompt_tps,
+      .generation_tps = generation_tps});
+  fit.cpu.source = fmt::format("calibrated {} on {} ({} threads, {:.1f} GB/s read) with {}", report.test_time,
+                               report.cpu_info, report.n_threads, hw.ram_bw / plan::kGB, report.model_type);
+  plan::save_cpu_efficiency(save, fit.cpu);
+
+  std::printf("measured: pp%d %.1f tok/s, tg32 %.1f tok/s, read bandwidth %.1f GB/s (%s, %d threads)\n", kPrompt,
+              prompt_tps, generation_tps, hw.ram_bw / plan::kGB, report.model_type.c_str(), report.n_threads);
+  std::printf("fitted CPU factors: decode_bw %.3f, decode_bw_moe %.3f, flops %.3f (defaults 0.6, 0.45, 0.6)\n",
+              fit.cpu.decode_bw, fit.cpu.decode_bw_moe, fit.cpu.flops);
+  std::printf("planner with them: pp%d %.1f tok/s, tg %.1f tok/s\n", kPrompt, fit.predicted_prompt_tps,
+              fit.predicted_generation_tps);
+  for (const std::string& n : fit.notes) std::printf("note: %s\n", n.c_str());
+  std::printf("saved to %s (r1 plan uses it for this machine; --efficiency FILE overrides it)\n", save.c_str());
+  return 0;
+}
+
 }  // namespace
 
 void add_plan_command(CLI::App& app, Action* action) {
@@ -191,7 +259,12 @@ void add_plan_command(CLI::App& app, Action* action) {
   cmd->add_option("--claim", args->claim, "Check a claimed generation speed (tok/s) against physical limits");
   cmd->add_option("--efficiency", args->efficiency_file,
                   "JSON with efficiency factors {\"accelerator\": {...}, \"cpu\": {...}} (what --calibrate will write)");
-  cmd->add_flag("--calibrate", args->calibrate, "Fit the efficiency factors to this machine (needs `r1 bench`; not yet)");
+  cmd->add_flag("--calibrate", args->calibrate,
+                "Benchmark this machine (the -m GGUF file, else a synthetic R1-Distill-Qwen-1.5B Q4_K_M) and save the "
+                "fitted CPU efficiency factors, which later plans for this machine use");
+  cmd->add_option("--save", args->save, "With --calibrate: where to write the factors (default: the config directory)");
+  cmd->add_option("-t,--threads", args->threads, "With --calibrate: benchmark threads (default: one per physical core)")
+      ->check(CLI::NonNegativeNumber);
   cmd->callback([args, action] {
     *action = [args](CliContext& ctx) {
       if (args->list) {
@@ -199,15 +272,22 @@ void add_plan_command(CLI::App& app, Action* action) {
         std::fwrite(out.data(), 1, out.size(), stdout);
         return 0;
       }
-      if (args->calibrate) {
-        throw Error("--calibrate is not available yet: it needs `r1 bench`; pass measured factors with --efficiency FILE");
-      }
+      if (args->calibrate) return run_calibration(*args, ctx);
       const TypeInfo* cache = find_type_by_name(args->cache_type);
       if (cache == nullptr) throw Error(fmt::format("unknown cache type '{}'", args->cache_type));
       plan::PlanOptions options;
       options.n_ctx = args->ctx;
       options.cache_type = cache->type;
-      if (!args->efficiency_file.empty()) load_efficiency(args->efficiency_file, options);
+      if (!args->efficiency_file.empty()) {
+        load_efficiency(args->efficiency_file, options);
+      } else if (args->hardware == "this" || args->hardware.empty()) {
+        // A calibration of this machine (r1 plan --calibrate) applies when nothing else is given.
+        const std::string calibrated = plan::default_efficiency_path();
+        if (!calibrated.empty() && std::filesystem::exists(calibrated)) {
+          ctx.log.info("using the calibration in {}", calibrated);
+          load_efficiency(calibrated, options);
+        }
+      }
       const plan::Hardware hw = resolve_hardware(*args, ctx);
       const std::vector<plan::ModelProfile> profiles = resolve_models(*args, ctx);
       std::vector<plan::PlanResult> results;
