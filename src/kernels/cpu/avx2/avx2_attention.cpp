@@ -82,6 +82,75 @@ R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const u
   }
 }
 
+// G heads that share one KV head over keys [j0, j1), each exactly as attend_keys would do it alone: the same
+// operations per head in the same order, so the same bits. Sharing the work per key is what it gains: each
+// eight-element chunk of the key and of the value row is loaded and converted from fp16 once for the G heads
+// (MLA: all heads read the one latent row; grouped-query attention: a group's heads read one KV head).
+template <int G>
+R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* const* st, const uint8_t* k,
+                                       uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0,
+                                       int64_t j1) {
+  const int dk = p.head_dim_k, dv = p.head_dim_v;
+  const int np = dk & ~31, dv8 = dv & ~7;
+  for (int64_t j = j0; j < j1; ++j) {
+    const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
+                     static_cast<int64_t>(hk) * dk;
+    const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
+                     static_cast<int64_t>(hk) * dv;
+    // q·k for the G heads: dot_f16's four accumulators per head, one fp16 conversion of k per chunk.
+    __m256 acc[G][4];
+    for (int g = 0; g < G; ++g) {
+      for (int u = 0; u < 4; ++u) acc[g][u] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < np; i += 32) {
+      for (int u = 0; u < 4; ++u) {
+        const __m256 kv = load_f16x8(kj + i + 8 * u);
+        for (int g = 0; g < G; ++g) acc[g][u] = _mm256_fmadd_ps(_mm256_loadu_ps(st[g]->q + i + 8 * u), kv, acc[g][u]);
+      }
+    }
+    float w[G];
+    for (int g = 0; g < G; ++g) {
+      HeadState& h = *st[g];
+      const __m256 a = _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
+      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+      const __m128 hh = _mm_hadd_ps(t, t);
+      double sum = static_cast<double>(_mm_cvtss_f32(_mm_add_ss(hh, _mm_movehdup_ps(hh))));
+      for (int i = np; i < dk; ++i) sum += static_cast<double>(h.q[i] * _cvtsh_ss(kj[i]));
+      const float sc = static_cast<float>(sum) * p.scale;
+      float ms = 1.0f, vs = 1.0f;
+      if (sc > h.max) {
+        ms = __builtin_expf(h.max - sc);
+        h.max = sc;
+        const __m256 m = _mm256_set1_ps(ms);
+        int d = 0;
+        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m)));
+        for (; d < dv; ++d) h.acc[d] = _cvtsh_ss(_cvtss_sh(h.acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
+      } else {
+        vs = __builtin_expf(sc - h.max);
+      }
+      h.sum = h.sum * ms + vs;
+      w[g] = vs;
+    }
+    // The value row into every head's fp16 accumulator, one conversion per chunk.
+    int d = 0;
+    for (; d < dv8; d += 8) {
+      const __m256 vv = load_f16x8(vj + d);
+      for (int g = 0; g < G; ++g) {
+        float* a = st[g]->acc + d;
+        _mm256_storeu_ps(a, round_f16x8(_mm256_fmadd_ps(vv, _mm256_set1_ps(w[g]), _mm256_loadu_ps(a))));
+      }
+    }
+    for (; d < dv; ++d) {
+      const float vd = _cvtsh_ss(vj[d]);
+      for (int g = 0; g < G; ++g) {
+        float* a = st[g]->acc + d;
+        const float x = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(vd), _mm_set_ss(w[g]), _mm_set_ss(*a)));
+        *a = _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
+      }
+    }
+  }
+}
+
 // Keys go in blocks that stay in cache while every head of the range walks them, each head in key order as
 // before: heads that share a KV head (grouped-query attention, and MLA where all heads share the latent row)
 // then read each cached row from memory once instead of once per head.
@@ -109,8 +178,22 @@ void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t
   const int64_t block = std::max<int64_t>(8, static_cast<int64_t>((64u << 10) / row_bytes));
   for (int64_t j0 = 0; j0 < n_kv; j0 += block) {
     const int64_t j1 = std::min(n_kv, j0 + block);
-    for (int i = 0; i < n; ++i) {
-      attend_keys(p, heads[static_cast<size_t>(i)], k, k_row_bytes, v, v_row_bytes, (head_begin + i) / group, j0, j1);
+    // Heads of one KV head three at a time (twelve accumulators fill the registers), the rest one or two.
+    for (int i = 0; i < n;) {
+      const int hk = (head_begin + i) / group;
+      const int left = std::min(n - i, (hk + 1) * group - (head_begin + i));
+      HeadState* st[3] = {&heads[static_cast<size_t>(i)], left > 1 ? &heads[static_cast<size_t>(i) + 1] : nullptr,
+                          left > 2 ? &heads[static_cast<size_t>(i) + 2] : nullptr};
+      if (left >= 3) {
+        attend_keys_shared<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 3;
+      } else if (left == 2) {
+        attend_keys_shared<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 2;
+      } else {
+        attend_keys(p, heads[static_cast<size_t>(i)], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 1;
+      }
     }
   }
   for (int i = 0; i < n; ++i) {
