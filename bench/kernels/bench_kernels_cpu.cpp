@@ -6,6 +6,10 @@
 //                                   show the kernel's own speed apart from DRAM.
 //   Prefill/<type>/<isa>/<tokens>   64 or 512 tokens through one 4096×4096 matrix; GFLOP/s (2·rows·cols·tokens).
 //   MemRead/threads:T               a plain sum over a 1 GiB buffer: the machine's read bandwidth, for the ratio.
+//   Attention/<shape>/<isa>/<n_kv>   one query token over n_kv cached F16 positions, all heads, one thread, flash
+//                                   numerics; GFLOP/s (2·heads·n_kv·(dk + dv)). Shapes: mla (DeepSeek-R1's
+//                                   absorbed form: 128 heads over one 576-value latent row, 512 of it the value)
+//                                   and gqa (R1-Distill-Qwen-7B: 28 heads over 4 KV heads of 128).
 // Usage: bench_kernels_cpu [--benchmark_filter=REGEX] (see docs/PERFORMANCE.md for the recorded runs).
 #include <benchmark/benchmark.h>
 
@@ -18,6 +22,7 @@
 
 #include "cpu_features.h"
 #include "cpu_kernels.h"
+#include "half.h"
 #include "quant_row.h"
 #include "thread_pool.h"
 #include "type_table.h"
@@ -115,6 +120,36 @@ void bm_prefill(benchmark::State& state, GgmlType type, CpuIsa isa, int64_t n_to
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+struct AttentionShape {
+  const char* name;
+  int n_head, n_head_kv, dk, dv;
+};
+constexpr AttentionShape kAttentionShapes[] = {{"mla", 128, 1, 576, 512}, {"gqa", 28, 4, 128, 128}};
+
+void bm_attention(benchmark::State& state, AttentionShape sh, CpuIsa isa, int64_t n_kv) {
+  const CpuKernels kernels = CpuKernels::for_isa(isa);
+  const AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.05f, GgmlType::kF16, GgmlType::kF16, true};
+  const uint64_t k_row = static_cast<uint64_t>(sh.n_head_kv) * sh.dk * 2, v_row = static_cast<uint64_t>(sh.n_head_kv) * sh.dv * 2;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<uint8_t> k(k_row * static_cast<uint64_t>(n_kv)), v(v_row * static_cast<uint64_t>(n_kv));
+  for (auto* buf : {&k, &v}) {
+    for (size_t i = 0; i + 1 < buf->size(); i += 2) {
+      const uint16_t h = fp32_to_fp16(normal(rng));
+      std::memcpy(buf->data() + i, &h, 2);
+    }
+  }
+  std::vector<float> q(static_cast<size_t>(sh.n_head * sh.dk)), out(static_cast<size_t>(sh.n_head * sh.dv));
+  for (auto& x : q) x = normal(rng);
+  for (auto _ : state) {
+    kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, out.data(), 0, sh.n_head);
+    benchmark::DoNotOptimize(out.data());
+    benchmark::ClobberMemory();
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * sh.n_head * static_cast<double>(n_kv) * (sh.dk + sh.dv) * 1e-9,
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void bm_mem_read(benchmark::State& state, int n_threads) {
   const size_t n = (1ull << 30) / sizeof(uint64_t);
   std::vector<uint64_t> buf(n);
@@ -154,6 +189,11 @@ void register_all() {
   }
   for (CpuIsa isa : CpuKernels::available(features)) {
     const std::string isa_name(cpu_isa_name(isa));
+    for (const AttentionShape& sh : kAttentionShapes) {
+      benchmark::RegisterBenchmark((std::string("Attention/") + sh.name + "/" + isa_name + "/1024").c_str(), bm_attention,
+                                   sh, isa, int64_t{1024})
+          ->UseRealTime()->Unit(benchmark::kMillisecond);
+    }
     for (GgmlType t : kTypes) {
       const std::string type_name(type_info(t).name);
       for (int threads : {1, 2}) {
