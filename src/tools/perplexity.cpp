@@ -6,11 +6,33 @@
 #include <cstring>
 
 #include "atomic_file.h"
+#include "check.h"
 #include "error.h"
 #include "half.h"
 #include "mapped_file.h"
 
 namespace r1 {
+
+int perplexity_chunk_count(size_t n_tokens, int n_ctx, int max_chunks, const std::string& text_file) {
+  if (n_ctx < 4) throw Error(fmt::format("-c {} is too small (at least 4)", n_ctx));
+  const size_t ctx = static_cast<size_t>(n_ctx);
+  if (n_tokens < 2 * ctx) {
+    throw Error(fmt::format("the text has {} tokens; a context of {} needs at least {} (two chunks)", n_tokens, ctx,
+                            2 * ctx))
+        .file(text_file);
+  }
+  const int n = static_cast<int>(std::min<size_t>(n_tokens / ctx, 1u << 30));
+  return max_chunks > 0 ? std::min(n, max_chunks) : n;
+}
+
+std::vector<int32_t> perplexity_chunk(const std::vector<int32_t>& tokens, int n_ctx, int c, std::optional<int32_t> bos) {
+  const size_t begin = static_cast<size_t>(c) * static_cast<size_t>(n_ctx);
+  R1_CHECK(c >= 0 && begin + static_cast<size_t>(n_ctx) <= tokens.size());
+  std::vector<int32_t> chunk(tokens.begin() + static_cast<std::ptrdiff_t>(begin),
+                             tokens.begin() + static_cast<std::ptrdiff_t>(begin + static_cast<size_t>(n_ctx)));
+  if (bos) chunk[0] = *bos;
+  return chunk;
+}
 
 void log_softmax(const float* logits, int64_t n_vocab, std::vector<float>& out) {
   out.resize(static_cast<size_t>(n_vocab));

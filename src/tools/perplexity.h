@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,14 @@ class MappedFile;
 
 // The first scored position of a chunk; a chunk of n_ctx scores n_ctx - 1 - first positions.
 inline int perplexity_first_scored(int n_ctx) { return n_ctx / 2; }
+
+// How many chunks of n_ctx tokens a text of n_tokens gives, as llama.cpp's perplexity and imatrix tools cut it
+// (whole chunks only, at least two; max_chunks > 0 caps the count). Throws r1::Error naming text_file when the
+// text is too short.
+int perplexity_chunk_count(size_t n_tokens, int n_ctx, int max_chunks, const std::string& text_file);
+// Chunk c: tokens [c * n_ctx, (c + 1) * n_ctx) of the whole text, its first token replaced by BOS when the
+// model adds one (bos set), so each chunk is evaluated alone as if it began the text.
+std::vector<int32_t> perplexity_chunk(const std::vector<int32_t>& tokens, int n_ctx, int c, std::optional<int32_t> bos);
 
 // log(softmax(logits)), computed in double and stored as float.
 void log_softmax(const float* logits, int64_t n_vocab, std::vector<float>& out);

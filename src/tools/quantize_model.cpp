@@ -1,6 +1,6 @@
 // Streaming GGUF → GGUF conversion over a plan: per tensor a producer that walks row chunks (never crossing an
-// expert's slice, so a per-expert importance matrix can later be applied per chunk), decodes them to float32
-// when the source is not float32 already, and encodes them with quantize_rows over the pool.
+// expert's slice, so each chunk gets its expert's importance row), decodes them to float32 when the source is
+// not float32 already, and encodes them with quantize_rows over the pool.
 #include "quantize_model.h"
 
 #include <algorithm>
@@ -65,7 +65,24 @@ void check_quantize_plan(const QuantizePlan& plan, const QuantizeModelOptions& o
       throw Error(fmt::format("row length {} is not a multiple of the {} block size", t.dims[0], dst.name))
           .tensor(t.name);
     }
+    if (options.importance == nullptr) continue;
+    const auto it = options.importance->find(t.name);
+    const uint64_t want = t.dims[0] * product(t.dims, 2);  // one row per expert slice
+    if (it != options.importance->end() && it->second.size() != want) {
+      throw Error(fmt::format("the importance matrix has {} values for this tensor; its {} rows of {} need {}",
+                              it->second.size(), product(t.dims, 2), t.dims[0], want))
+          .tensor(t.name);
+    }
   }
+}
+
+std::vector<std::string> tensors_without_importance(const QuantizePlan& plan, const ImportanceMap& importance) {
+  std::vector<std::string> out;
+  for (const PlannedTensor& t : plan.tensors) {
+    if (t.src_type == t.dst_type || !type_info(t.dst_type).quantized) continue;
+    if (!importance.contains(t.name)) out.push_back(t.name);
+  }
+  return out;
 }
 
 void copy_quantize_metadata(const GgufMetadata& input, int file_type, GgufWriter* writer) {
@@ -87,6 +104,7 @@ void quantize_model(const GgufSet& input, const QuantizePlan& plan, const std::s
       static_cast<uint32_t>(input.metadata().find_uint("general.alignment").value_or(kGgufDefaultAlignment));
   GgufWriter writer(alignment);
   copy_quantize_metadata(input.metadata(), plan.file_type, &writer);
+  for (const auto& [key, value] : options.extra_metadata) writer.set(key, value);
 
   ThreadPool* pool = options.pool;
   uint64_t bytes_done = 0;
@@ -103,7 +121,12 @@ void quantize_model(const GgufSet& input, const QuantizePlan& plan, const std::s
                                              .bytes_total = plan.dst_bytes});
       }
     };
-    GgufWriter::Producer producer = [&input, pool, chunk_bytes, tp, sp, report](const GgufWriter::ByteSink& write) {
+    const std::vector<float>* importance = nullptr;
+    if (options.importance != nullptr) {
+      if (const auto it = options.importance->find(tp->name); it != options.importance->end()) importance = &it->second;
+    }
+    GgufWriter::Producer producer = [&input, pool, chunk_bytes, tp, sp, report,
+                                     importance](const GgufWriter::ByteSink& write) {
       const PlannedTensor& t = *tp;
       const std::span<const uint8_t> data = input.tensor_data(*sp);
       if (t.src_type == t.dst_type) {  // copied as is, in chunks so that progress moves
@@ -138,7 +161,7 @@ void quantize_model(const GgufSet& input, const QuantizePlan& plan, const std::s
           const size_t n = quantize_rows(t.dst_type, values, out.data(),
                                          QuantizeRowsOptions{.n_rows = static_cast<int64_t>(n_rows),
                                                              .n_per_row = static_cast<int64_t>(n_per_row),
-                                                             .importance = nullptr,
+                                                             .importance = importance ? importance->data() + slice * n_per_row : nullptr,
                                                              .pool = pool});
           if (n != n_rows * dst_row) {
             throw Error(fmt::format("encoder wrote {} bytes, expected {}", n, n_rows * dst_row)).tensor(t.name);

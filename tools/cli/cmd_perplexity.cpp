@@ -89,13 +89,7 @@ int run_perplexity(const PerplexityArgs& args, CliContext& ctx) {
   const std::vector<int32_t> tokens = engine->tokenize(read_text_file(args.text_file), false, true);
   const std::vector<int32_t> bos = engine->tokenize("", false, true);
   const size_t n_ctx = static_cast<size_t>(args.n_ctx);
-  if (tokens.size() < 2 * n_ctx) {
-    throw Error(fmt::format("the text has {} tokens; a context of {} needs at least {} (two chunks)", tokens.size(),
-                            n_ctx, 2 * n_ctx))
-        .file(args.text_file);
-  }
-  int n_chunks = static_cast<int>(tokens.size() / n_ctx);
-  if (args.chunks > 0) n_chunks = std::min(n_chunks, args.chunks);
+  int n_chunks = perplexity_chunk_count(tokens.size(), args.n_ctx, args.chunks, args.text_file);
   if (base) {
     if (base->n_ctx() != args.n_ctx || base->n_vocab() != n_vocab) {
       throw Error(fmt::format("the reference run has context {} and vocabulary {}; this run has {} and {}",
@@ -126,9 +120,8 @@ int run_perplexity(const PerplexityArgs& args, CliContext& ctx) {
   std::vector<float> logprobs, base_row;
   uint64_t row = 0;
   for (int c = 0; c < n_chunks; ++c) {
-    std::vector<int32_t> chunk(tokens.begin() + static_cast<std::ptrdiff_t>(c * n_ctx),
-                               tokens.begin() + static_cast<std::ptrdiff_t>((c + 1) * n_ctx));
-    if (!bos.empty()) chunk[0] = bos[0];
+    const std::vector<int32_t> chunk =
+        perplexity_chunk(tokens, args.n_ctx, c, bos.empty() ? std::nullopt : std::optional<int32_t>(bos[0]));
     const std::vector<float> logits = engine->logits(chunk);
     for (int i = first; i < args.n_ctx - 1; ++i) {
       log_softmax(logits.data() + static_cast<size_t>(i) * static_cast<size_t>(n_vocab), n_vocab, logprobs);

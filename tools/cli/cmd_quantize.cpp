@@ -1,4 +1,4 @@
-// `r1 quantize IN.gguf OUT.gguf TYPE [--recipe NAME] [--tensor-type REGEX=TYPE ...] [--threads N] [--dry-run]`
+// `r1 quantize IN.gguf OUT.gguf TYPE [--recipe NAME] [--tensor-type REGEX=TYPE ...] [--imatrix FILE] [--threads N] [--dry-run]`
 // and `r1 quantize --dry-run --like deepseek-r1 --recipe NAME`: parse flags, plan, print or write.
 #include <chrono>
 #include <cstdio>
@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "error.h"
 #include "gguf_set.h"
+#include "imatrix_file.h"
 #include "quant_row.h"
 #include "quantize_model.h"
 #include "quantize_plan.h"
@@ -52,10 +53,6 @@ std::string unknown_mix_message(const std::string& name) {
 }
 
 int run_quantize(const QuantizeArgs& a, CliContext& ctx) {
-  if (!a.imatrix.empty()) {
-    throw Error("--imatrix is not supported yet (r1 imatrix and importance-weighted quantization are still to "
-                "come); the IQ1/IQ2 types are written with uniform weights for now");
-  }
   if (!a.like.empty() && !a.dry_run) throw Error("--like plans a model from its shapes only: add --dry-run");
 
   // Positional arguments: IN [OUT] [TYPE]; with --like only [TYPE]. TYPE may be left out when --recipe is given.
@@ -87,7 +84,16 @@ int run_quantize(const QuantizeArgs& a, CliContext& ctx) {
                             quant_recipe_names()));
   }
 
-  QuantizePlanOptions options{.mix = mix, .recipe = recipe, .pure = a.pure, .quantize_output = !a.leave_output};
+  // The importance matrix first: a bad file is refused before any planning output.
+  std::optional<Imatrix> imatrix;
+  if (!a.imatrix.empty()) {
+    imatrix = read_imatrix(a.imatrix);
+    ctx.log.info("importance matrix {}: {} entries over {} chunks", a.imatrix, imatrix->entries.size(),
+                 imatrix->chunk_count);
+  }
+
+  QuantizePlanOptions options{.mix = mix, .recipe = recipe, .pure = a.pure, .quantize_output = !a.leave_output,
+                              .has_imatrix = imatrix.has_value()};
   for (const std::string& tt : a.tensor_types) options.overrides.push_back(parse_tensor_type_override(tt));
   if (!a.output_tensor_type.empty()) options.output_type = parse_type_flag("--output-tensor-type", a.output_tensor_type);
   if (!a.token_embedding_type.empty()) {
@@ -116,9 +122,9 @@ int run_quantize(const QuantizeArgs& a, CliContext& ctx) {
 
   std::string head = fmt::format("{} → {}{}\n", input_name, mix->name,
                                  recipe ? fmt::format(" (recipe {}: {})", recipe->name, recipe->summary) : "");
-  if (plan.n_requires_imatrix > 0) {
+  if (plan.n_requires_imatrix > 0 && !imatrix) {
     ctx.log.warn("{} tensors get types that llama.cpp only writes with an importance matrix (IQ1/IQ2/IQ3_XXS); "
-                 "r1 has no imatrix yet, so they are encoded with uniform weights and lose more quality",
+                 "without --imatrix they are encoded with uniform weights and lose more quality",
                  plan.n_requires_imatrix);
   }
   if (plan.n_fallback > 0) {
@@ -143,7 +149,21 @@ int run_quantize(const QuantizeArgs& a, CliContext& ctx) {
     throw Error("the output would overwrite the input").file(out_path);
   }
   QuantizeModelOptions qopt{.allow_requantize = a.allow_requantize};
+  ImportanceMap importance;
+  if (imatrix) {
+    importance = imatrix_importance_map(*imatrix);
+    qopt.importance = &importance;
+    qopt.extra_metadata = imatrix_quantize_metadata(*imatrix, a.imatrix);
+  }
   check_quantize_plan(plan, qopt);  // before starting threads or printing a bar
+  if (imatrix) {
+    // As llama-quantize: a tensor the matrix does not cover is quantized without it (token_embd never is).
+    const std::vector<std::string> missing = tensors_without_importance(plan, importance);
+    if (!missing.empty()) {
+      ctx.log.warn("{} quantized tensors have no importance data in {} (first: {}); they are quantized without",
+                   missing.size(), a.imatrix, missing.front());
+    }
+  }
   ThreadPool pool(a.threads);
   qopt.pool = &pool;
   ProgressBar bar("quantize", plan.dst_bytes);
@@ -182,7 +202,7 @@ void add_quantize_command(CLI::App& app, Action* action) {
   cmd->add_flag("--pure", args->pure, "Default type for every tensor (no per-tensor mix rules)");
   cmd->add_flag("--leave-output-tensor", args->leave_output, "Keep output.weight as it is");
   cmd->add_flag("--allow-requantize", args->allow_requantize, "Allow converting tensors that are already quantized");
-  cmd->add_option("--imatrix", args->imatrix, "Importance matrix (not supported yet)");
+  cmd->add_option("--imatrix", args->imatrix, "Importance matrix from r1 imatrix or llama-imatrix (GGUF or legacy .dat)");
   cmd->callback([args, action] {
     *action = [args](CliContext& ctx) { return run_quantize(*args, ctx); };
   });

@@ -33,5 +33,6 @@ void add_eval_command(CLI::App& app, Action* action);
 void add_template_command(CLI::App& app, Action* action);
 void add_synth_command(CLI::App& app, Action* action);
 void add_perplexity_command(CLI::App& app, Action* action);
+void add_imatrix_command(CLI::App& app, Action* action);
 
 }  // namespace r1::cli

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   add_template_command(app, &action);
   add_synth_command(app, &action);
   add_perplexity_command(app, &action);
+  add_imatrix_command(app, &action);
 
   // Rewrite llama.cpp's single-dash long flags (-sys, -ctk, -ctv) to their double-dash names.
   std::vector<std::string> args(argv + 1, argv + argc);
