@@ -276,8 +276,7 @@ TEST(Deepseek2Consistency, AutoFormsAgreeOnAnExactFile) {
 }
 
 // Which form a sequence's micro-batch takes, on DeepSeek-R1's attention shape (128 heads, nope 128, rope 64,
-// value 128, kv_lora_rank 512): rebuilding per-head K and V costs 131,072 multiply-adds per head and earlier
-// position and saves 768 per head and attended position.
+// value 128, kv_lora_rank 512): expanded for the micro-batch that starts a sequence, absorbed after that.
 TEST(MlaForm, ExpandsPromptsAndAbsorbsDecoding) {
   MlaShape r1;
   r1.n_head = 128;
@@ -300,7 +299,7 @@ TEST(MlaForm, ExpandsPromptsAndAbsorbsDecoding) {
   };
   EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 0, 512));     // a prompt
   EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 0, 1));       // the first token alone
-  EXPECT_TRUE(expands(legacy, MlaForm::kAuto, 512, 512));   // the second micro-batch of a long prompt
+  EXPECT_FALSE(expands(legacy, MlaForm::kAuto, 512, 512));  // the second micro-batch of a long prompt
   EXPECT_FALSE(expands(legacy, MlaForm::kAuto, 1000, 1));   // decoding
   EXPECT_FALSE(expands(legacy, MlaForm::kAuto, 2000, 50));  // a short chat turn after a long one
   EXPECT_FALSE(expands(legacy, MlaForm::kAbsorbed, 0, 512));

@@ -227,12 +227,14 @@ bool mla_expands(const MlaShape& s, const MlaWeights& w, const MlaRun& run, int6
   if (run.form == MlaForm::kExpanded) return true;
   // Multiply-adds per head. Both forms spend m * kv_lora_rank * (nope + head_v) on the m new tokens (absorbing
   // queries and outputs, or rebuilding their K and V); the expanded form also rebuilds every earlier position,
-  // and then attends with head_k + head_v values per position instead of 2 * kv_lora_rank + n_rot.
-  const double r = static_cast<double>(s.kv_lora_rank);
-  const double rebuild = static_cast<double>(context - static_cast<int64_t>(positions.size())) * r * (s.n_nope + s.head_v);
-  double saved = 0.0;
-  for (int32_t pos : positions) saved += (static_cast<double>(pos) + 1.0) * (2.0 * r + s.n_rot - s.head_k() - s.head_v);
-  return rebuild < saved;
+  // and then attends with head_k + head_v values per position instead of 2 * kv_lora_rank + n_rot. So a
+  // micro-batch that starts its sequence never costs more expanded. With earlier positions the count can
+  // still favour rebuilding (R1: from about 170 new tokens on), but measured on R1's shapes it lost (pp256 at
+  // depth 1024: 22.1 tok/s expanded, 26.2 absorbed; docs/MODELS.md): the rebuild's product and fp16
+  // conversions over the whole past cost more than the count says. So only a sequence's first micro-batch
+  // runs expanded.
+  const int64_t past = context - static_cast<int64_t>(positions.size());
+  return past == 0;
 }
 
 void mla_attention(Backend& be, const MlaShape& s, const MlaWeights& w, const MlaRun& run, MlaCache& cache, int layer,

@@ -8,10 +8,10 @@
 //   expanded:  K[h](j) = [k_b[h]^T c_kv[j], k_pe[j]],  V[h](j) = v_b[h] c_kv[j]  rebuilt for every position of
 //              the context from the latent (legacy files' attn_kv_b does it in one product), then plain
 //              attention with head_k / head_v-sized work per head and position.
-// Rebuilding costs a product per cached position, so it pays only when a micro-batch brings many tokens
-// against a short past (a prompt); one token against a long past (decoding) is cheaper absorbed. The chooser
-// counts the multiply-adds of both. Either way the cache holds only the latent: the rebuilt K and V live for
-// one micro-batch.
+// Rebuilding costs a product per cached position, so it can pay only when a micro-batch brings many tokens
+// against a short past; one token against a long past (decoding) is far cheaper absorbed. r1 expands the
+// micro-batch that starts a sequence (a prompt), where it never costs more (see mla_expands). Either way the
+// cache holds only the latent: the rebuilt K and V live for one micro-batch.
 #pragma once
 
 #include <cstddef>
@@ -57,7 +57,8 @@ struct MlaRun {
 };
 
 // Whether one sequence's tokens in a micro-batch (at these positions, reaching context positions in all) run
-// expanded: the requested form, or under kAuto the one with fewer multiply-adds (see the header comment).
+// expanded: the requested form, or under kAuto only when the micro-batch starts the sequence (no earlier
+// positions), where the expanded form never costs more.
 // Expanded needs attn_kv_b (legacy layout) and at most 1 GiB of rebuilt K and V; otherwise, and for
 // split-layout files, the form is absorbed whatever was asked.
 bool mla_expands(const MlaShape& s, const MlaWeights& w, const MlaRun& run, int64_t context,
