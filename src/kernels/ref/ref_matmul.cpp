@@ -189,6 +189,15 @@ bool is_signed_block32(GgmlType type) {
 
 }  // namespace
 
+void round_like_activation(GgmlType weight_type, float* x, int64_t n) {
+  GgmlType act = activation_type_for(weight_type);
+  if (act == GgmlType::kF32) return;
+  if (act == GgmlType::kQ8_1) act = GgmlType::kQ8_0;
+  std::vector<uint8_t> scratch;
+  const std::vector<float> in(x, x + n);
+  round_activations(act, in.data(), n, x, scratch);
+}
+
 void weight_row_ref(const WeightView& w, int64_t r, float* dst) {
   dequantize_row(w.type, w.data + static_cast<uint64_t>(r) * w.row_bytes, dst, w.cols);
 }

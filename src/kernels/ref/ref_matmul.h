@@ -24,6 +24,10 @@ struct WeightView {
 // The activation format llama.cpp's CPU backend pairs with a weight type ("vec_dot_type").
 GgmlType activation_type_for(GgmlType weight_type);
 
+// Rounds x[n] in place to what the dot product with a weight of this type sees (its activation format; Q8_1's
+// block-sum term aside: the codes are Q8_0's). The MLA latent is rounded so before it is cached.
+void round_like_activation(GgmlType weight_type, float* x, int64_t n);
+
 // y[t, r] = sum_i W[r, i] * a(x[t, i]) for t < n_tokens, where a() rounds activations as llama.cpp does.
 // x: [n_tokens, w.cols] row-major; y: [n_tokens, w.rows] row-major. Rows [row_begin, row_end) only.
 // How many leading tokens of an n-token matmul llama.cpp's x86 backend multiplies in its four-row Q4_K kernel

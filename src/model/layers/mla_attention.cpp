@@ -13,34 +13,6 @@ namespace {
 
 constexpr uint64_t kMaxExpandedBytes = uint64_t{1} << 30;  // rebuilt K and V of one sequence
 
-// Rounds x in place to what llama.cpp's dot products see when x multiplies a weight of type w (its
-// "vec_dot_type"): a legacy file's latent is rounded this way by the attn_kv_b product llama.cpp runs.
-void round_like_activation(GgmlType weight_type, float* x, int64_t n) {
-  const GgmlType act = activation_type_for(weight_type);
-  switch (act) {
-    case GgmlType::kF32: return;
-    case GgmlType::kF16:
-      for (int64_t i = 0; i < n; ++i) x[i] = fp16_to_fp32(fp32_to_fp16(x[i]));
-      return;
-    case GgmlType::kBF16:
-      for (int64_t i = 0; i < n; ++i) x[i] = bf16_to_fp32(fp32_to_bf16(x[i]));
-      return;
-    case GgmlType::kQ8_K: {
-      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_K), static_cast<uint64_t>(n)));
-      quantize_row_q8_k_activations(x, blocks.data(), n);
-      dequantize_row(GgmlType::kQ8_K, blocks.data(), x, n);
-      return;
-    }
-    default: {
-      // Q8_0 (and, approximately, Q8_1: same codes; its block-sum term is not modelled here).
-      std::vector<uint8_t> blocks(*row_bytes(type_info(GgmlType::kQ8_0), static_cast<uint64_t>(n)));
-      quantize_row_q8_0_activations(x, blocks.data(), n);
-      dequantize_row(GgmlType::kQ8_0, blocks.data(), x, n);
-      return;
-    }
-  }
-}
-
 // The tokens of one sequence in a micro-batch and the context they reach.
 struct SequenceSpan {
   int seq = 0;
