@@ -223,10 +223,16 @@ void write_imatrix_gguf(const Imatrix& m, const std::string& path) {
     std::vector<float>& s = buffers.emplace_back(e.sum2.begin(), e.sum2.end());
     std::vector<float>& c = buffers.emplace_back();
     for (int64_t v : e.counts) c.push_back(static_cast<float>(v));
+    // Dims as ggml stores them, trailing 1s dropped: a 2-D weight's pair is [n_cols] and [1].
     const uint64_t n_mat = e.counts.size();
-    w.add_tensor(name + std::string(kSum2Suffix), GgmlType::kF32, {static_cast<uint64_t>(e.n_cols), n_mat},
+    std::vector<uint64_t> sum2_dims = {static_cast<uint64_t>(e.n_cols)}, counts_dims = {1};
+    if (n_mat > 1) {
+      sum2_dims.push_back(n_mat);
+      counts_dims.push_back(n_mat);
+    }
+    w.add_tensor(name + std::string(kSum2Suffix), GgmlType::kF32, sum2_dims,
                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(s.data()), s.size() * sizeof(float)));
-    w.add_tensor(name + std::string(kCountsSuffix), GgmlType::kF32, {1, n_mat},
+    w.add_tensor(name + std::string(kCountsSuffix), GgmlType::kF32, counts_dims,
                  std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(c.data()), c.size() * sizeof(float)));
   }
   w.write(path);

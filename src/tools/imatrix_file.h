@@ -43,7 +43,8 @@ ImatrixFormat choose_imatrix_format(const std::string& path, const std::optional
                                     std::string* warning);
 
 // GGUF: general.type = "imatrix", imatrix.datasets, imatrix.chunk_count, imatrix.chunk_size; per entry the F32
-// tensors NAME.in_sum2 (dims [n_cols, n_mat]) and NAME.counts (dims [1, n_mat]). Temporary file, then rename.
+// tensors NAME.in_sum2 (GGUF dims [n_cols, n_mat]) and NAME.counts ([1, n_mat]), trailing 1s dropped as ggml
+// writes them ([n_cols] and [1] for a 2-D weight). Temporary file, then rename.
 void write_imatrix_gguf(const Imatrix& m, const std::string& path);
 // Legacy: int32 n_entries; per entry (sorted by name) int32 name length, name, int32 ncall, int32 nval,
 // float values[nval] = sum2 / count * ncall (ncall for a matrix with no rows, read back as 1) with ncall = ceil(max count /
