@@ -213,7 +213,7 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
     const CpuKernels kernels = CpuKernels::for_isa(isa);
     for (const Shape sh : {Shape{4, 2, 64, 64}, Shape{8, 1, 144, 128}, Shape{3, 3, 40, 20}, Shape{2, 1, 576, 512},
                            Shape{7, 1, 80, 72}, Shape{14, 2, 32, 40}}) {
-      for (int64_t n_kv : {1, 7, 100}) {
+      for (int64_t n_kv : {int64_t{1}, int64_t{7}, int64_t{100}, kFlashFloatAccumulatorFrom - 1, kFlashFloatAccumulatorFrom + 77}) {
         for (GgmlType cache : {GgmlType::kF16, GgmlType::kF32}) {
           for (bool flash : {true, false}) {
             AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, cache, cache, flash};

@@ -166,11 +166,12 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
       continue;
     }
     // Flash attention as llama.cpp's CPU kernel computes it: online softmax in float over the positions in
-    // order; with an F16 V cache the running output is kept in fp16 (each update rounded), else in f32.
+    // order; with an F16 V cache and a short context the running output is kept in fp16 (each update
+    // rounded), else in f32 (flash_fp16_accumulator).
     float running_sum = 0.0f;
     float running_max = -INFINITY;
     std::vector<float> acc(static_cast<size_t>(p.head_dim_v), 0.0f);
-    const bool fp16_acc = p.v_type == GgmlType::kF16;
+    const bool fp16_acc = flash_fp16_accumulator(p, n_kv);
     for (int64_t j = 0; j < n_kv; ++j) {
       cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
       const float s = (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k)
@@ -187,8 +188,14 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
       cached_head(p.v_type, v + j * v_row_bytes, hk, p.head_dim_v, vh.data());
       for (int d = 0; d < p.head_dim_v; ++d) {
         float& a = acc[static_cast<size_t>(d)];
-        a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(std::fma(vh[static_cast<size_t>(d)], vs, a)))
-                     : a + vh[static_cast<size_t>(d)] * vs;
+        const float vd = vh[static_cast<size_t>(d)];
+        if (fp16_acc) {
+          a = fp16_to_fp32(fp32_to_fp16(std::fma(vd, vs, a)));
+        } else if (p.v_type == GgmlType::kF16) {
+          a = std::fma(vd, vs, a);  // a long context's float accumulator (what the SIMD kernel fuses)
+        } else {
+          a = a + vd * vs;
+        }
       }
       running_sum = running_sum * ms + vs;
     }

@@ -43,6 +43,16 @@ struct AttentionParams {
   bool flash = false;                // llama.cpp's flash-attention numerics (online softmax, fp16 V accumulator)
 };
 
+// Flash attention keeps its running output in fp16 for an F16 V cache, as llama.cpp's one-row CPU kernel does,
+// while the context is short (fewer than 512 positions: what its goldens exercise). From 512 positions on,
+// llama.cpp itself changes kernels (decode splits the positions over its threads, so its result depends on the
+// thread count; long prompts go through its tiled kernel with float tiles); r1 then keeps the output in float:
+// more exact than any of them, the same for any thread count, and several times less work per position.
+inline constexpr int64_t kFlashFloatAccumulatorFrom = 512;
+inline bool flash_fp16_accumulator(const AttentionParams& p, int64_t n_kv) {
+  return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom;
+}
+
 // One query token against n_kv cached positions (all visible: the caller passes only the causal prefix).
 // q: [n_head, head_dim_k] f32. K row j at k + j*k_row_bytes holds [n_head_kv, head_dim_k] in k_type; likewise V.
 // out: [n_head, head_dim_v]. Only heads [head_begin, head_end) are computed (head_end < 0: to the last), so

@@ -19,6 +19,22 @@ R1_AVX2_INLINE __m256 load_f16x8(const uint16_t* p) {
 R1_AVX2_INLINE __m256 round_f16x8(__m256 v) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
+template <bool kRound>
+R1_AVX2_INLINE __m256 keep8(__m256 v) {
+  if constexpr (kRound) {
+    return round_f16x8(v);
+  } else {
+    return v;
+  }
+}
+template <bool kRound>
+R1_AVX2_INLINE float keep1(float v) {
+  if constexpr (kRound) {
+    return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT));
+  } else {
+    return v;
+  }
+}
 
 // q·k with q already fp16-rounded (as float) and k fp16, in ggml_vec_dot_f16's x86 order.
 R1_AVX2_INLINE float dot_f16(const float* q, const uint16_t* k, int n) {
@@ -46,7 +62,9 @@ struct HeadState {
   float sum = 0.0f;
 };
 
-// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body.
+// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body. kRound: the running output
+// is rounded to fp16 after every update (flash_fp16_accumulator), else kept in float.
+template <bool kRound>
 R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const uint8_t* k, uint64_t k_row_bytes,
                                 const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {
   const int dk = p.head_dim_k, dv = p.head_dim_v;
@@ -64,19 +82,19 @@ R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const u
       st.max = s;
       const __m256 m = _mm256_set1_ps(ms);
       int d = 0;
-      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
-      for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
+      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, keep8<kRound>(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
+      for (; d < dv; ++d) acc[d] = keep1<kRound>(acc[d] * ms);
     } else {
       vs = __builtin_expf(s - st.max);
     }
     const __m256 w = _mm256_set1_ps(vs);
     int d = 0;
     for (; d < dv8; d += 8) {
-      _mm256_storeu_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
+      _mm256_storeu_ps(acc + d, keep8<kRound>(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
     }
     for (; d < dv; ++d) {
       const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
-      acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
+      acc[d] = keep1<kRound>(a);
     }
     st.sum = st.sum * ms + vs;
   }
@@ -86,7 +104,7 @@ R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const u
 // operations per head in the same order, so the same bits. Sharing the work per key is what it gains: each
 // eight-element chunk of the key and of the value row is loaded and converted from fp16 once for the G heads
 // (MLA: all heads read the one latent row; grouped-query attention: a group's heads read one KV head).
-template <int G>
+template <int G, bool kRound>
 R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* const* st, const uint8_t* k,
                                        uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0,
                                        int64_t j1) {
@@ -123,8 +141,8 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
         h.max = sc;
         const __m256 m = _mm256_set1_ps(ms);
         int d = 0;
-        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m)));
-        for (; d < dv; ++d) h.acc[d] = _cvtsh_ss(_cvtss_sh(h.acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
+        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, keep8<kRound>(_mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m)));
+        for (; d < dv; ++d) h.acc[d] = keep1<kRound>(h.acc[d] * ms);
       } else {
         vs = __builtin_expf(sc - h.max);
       }
@@ -137,7 +155,7 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
       const __m256 vv = load_f16x8(vj + d);
       for (int g = 0; g < G; ++g) {
         float* a = st[g]->acc + d;
-        _mm256_storeu_ps(a, round_f16x8(_mm256_fmadd_ps(vv, _mm256_set1_ps(w[g]), _mm256_loadu_ps(a))));
+        _mm256_storeu_ps(a, keep8<kRound>(_mm256_fmadd_ps(vv, _mm256_set1_ps(w[g]), _mm256_loadu_ps(a))));
       }
     }
     for (; d < dv; ++d) {
@@ -145,7 +163,32 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
       for (int g = 0; g < G; ++g) {
         float* a = st[g]->acc + d;
         const float x = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(vd), _mm_set_ss(w[g]), _mm_set_ss(*a)));
-        *a = _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
+        *a = keep1<kRound>(x);
+      }
+    }
+  }
+}
+
+// The keys in blocks of `block`, every head of the range over each block before the next: heads of one KV
+// head three at a time (twelve accumulators fill the registers), the rest one or two.
+template <bool kRound>
+void walk_blocks(const AttentionParams& p, HeadState* heads, int n, int head_begin, int group, const uint8_t* k,
+                 uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, int64_t block) {
+  for (int64_t j0 = 0; j0 < n_kv; j0 += block) {
+    const int64_t j1 = std::min(n_kv, j0 + block);
+    for (int i = 0; i < n;) {
+      const int hk = (head_begin + i) / group;
+      const int left = std::min(n - i, (hk + 1) * group - (head_begin + i));
+      HeadState* st[3] = {&heads[i], left > 1 ? &heads[i + 1] : nullptr, left > 2 ? &heads[i + 2] : nullptr};
+      if (left >= 3) {
+        attend_keys_shared<3, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 3;
+      } else if (left == 2) {
+        attend_keys_shared<2, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 2;
+      } else {
+        attend_keys<kRound>(p, heads[i], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+        i += 1;
       }
     }
   }
@@ -176,25 +219,10 @@ void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t
   // About 64 KiB of K and V rows per block.
   const uint64_t row_bytes = static_cast<uint64_t>(dk + dv) * 2;
   const int64_t block = std::max<int64_t>(8, static_cast<int64_t>((64u << 10) / row_bytes));
-  for (int64_t j0 = 0; j0 < n_kv; j0 += block) {
-    const int64_t j1 = std::min(n_kv, j0 + block);
-    // Heads of one KV head three at a time (twelve accumulators fill the registers), the rest one or two.
-    for (int i = 0; i < n;) {
-      const int hk = (head_begin + i) / group;
-      const int left = std::min(n - i, (hk + 1) * group - (head_begin + i));
-      HeadState* st[3] = {&heads[static_cast<size_t>(i)], left > 1 ? &heads[static_cast<size_t>(i) + 1] : nullptr,
-                          left > 2 ? &heads[static_cast<size_t>(i) + 2] : nullptr};
-      if (left >= 3) {
-        attend_keys_shared<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 3;
-      } else if (left == 2) {
-        attend_keys_shared<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 2;
-      } else {
-        attend_keys(p, heads[static_cast<size_t>(i)], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 1;
-      }
-    }
+  if (flash_fp16_accumulator(p, n_kv)) {
+    walk_blocks<true>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, block);
+  } else {
+    walk_blocks<false>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, block);
   }
   for (int i = 0; i < n; ++i) {
     const HeadState& st = heads[static_cast<size_t>(i)];
