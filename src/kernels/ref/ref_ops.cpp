@@ -172,11 +172,42 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
     float running_max = -INFINITY;
     std::vector<float> acc(static_cast<size_t>(p.head_dim_v), 0.0f);
     const bool fp16_acc = flash_fp16_accumulator(p, n_kv);
-    for (int64_t j = 0; j < n_kv; ++j) {
+    const auto score = [&](int64_t j) {
       cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-      const float s = (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k)
-                                                   : static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k))) *
-                      p.scale;
+      return (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k)
+                                         : static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k))) *
+             p.scale;
+    };
+    if (!fp16_acc && p.v_type == GgmlType::kF16) {
+      // A long context over an F16 V cache: blocks of kFlashKeyBlock positions (see ref_ops.h).
+      float block_scores[kFlashKeyBlock];
+      for (int64_t j0 = 0; j0 < n_kv; j0 += kFlashKeyBlock) {
+        const int64_t nb = std::min(kFlashKeyBlock, n_kv - j0);
+        float block_max = running_max;
+        for (int64_t i = 0; i < nb; ++i) {
+          block_scores[i] = score(j0 + i);
+          block_max = std::max(block_max, block_scores[i]);
+        }
+        const float ms = std::exp(running_max - block_max);
+        for (auto& a : acc) a *= ms;
+        float block_sum = 0.0f;
+        for (int64_t i = 0; i < nb; ++i) {
+          const float w = std::exp(block_scores[i] - block_max);
+          cached_head(p.v_type, v + (j0 + i) * v_row_bytes, hk, p.head_dim_v, vh.data());
+          for (int d = 0; d < p.head_dim_v; ++d) {
+            acc[static_cast<size_t>(d)] = std::fma(vh[static_cast<size_t>(d)], w, acc[static_cast<size_t>(d)]);
+          }
+          block_sum += w;
+        }
+        running_sum = running_sum * ms + block_sum;
+        running_max = block_max;
+      }
+      const float inv = running_sum == 0.0f ? 0.0f : 1.0f / running_sum;
+      for (int d = 0; d < p.head_dim_v; ++d) oh[d] = acc[static_cast<size_t>(d)] * inv;
+      continue;
+    }
+    for (int64_t j = 0; j < n_kv; ++j) {
+      const float s = score(j);
       float ms = 1.0f, vs = 1.0f;
       if (s > running_max) {
         ms = std::exp(running_max - s);
@@ -189,13 +220,7 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
       for (int d = 0; d < p.head_dim_v; ++d) {
         float& a = acc[static_cast<size_t>(d)];
         const float vd = vh[static_cast<size_t>(d)];
-        if (fp16_acc) {
-          a = fp16_to_fp32(fp32_to_fp16(std::fma(vd, vs, a)));
-        } else if (p.v_type == GgmlType::kF16) {
-          a = std::fma(vd, vs, a);  // a long context's float accumulator (what the SIMD kernel fuses)
-        } else {
-          a = a + vd * vs;
-        }
+        a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(std::fma(vd, vs, a))) : a + vd * vs;
       }
       running_sum = running_sum * ms + vs;
     }

@@ -52,6 +52,10 @@ inline constexpr int64_t kFlashFloatAccumulatorFrom = 512;
 inline bool flash_fp16_accumulator(const AttentionParams& p, int64_t n_kv) {
   return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom;
 }
+// With the float accumulator over an F16 V cache, positions go in blocks of this many (counted from position
+// 0): the block's scores first, one maximum and one rescale of the output per block, then the block's values
+// added into the output position by position. Far less work per position than one update per key, and as exact.
+inline constexpr int64_t kFlashKeyBlock = 32;
 
 // One query token against n_kv cached positions (all visible: the caller passes only the causal prefix).
 // q: [n_head, head_dim_k] f32. K row j at k + j*k_row_bytes holds [n_head_kv, head_dim_k] in k_type; likewise V.

@@ -19,22 +19,6 @@ R1_AVX2_INLINE __m256 load_f16x8(const uint16_t* p) {
 R1_AVX2_INLINE __m256 round_f16x8(__m256 v) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-template <bool kRound>
-R1_AVX2_INLINE __m256 keep8(__m256 v) {
-  if constexpr (kRound) {
-    return round_f16x8(v);
-  } else {
-    return v;
-  }
-}
-template <bool kRound>
-R1_AVX2_INLINE float keep1(float v) {
-  if constexpr (kRound) {
-    return _cvtsh_ss(_cvtss_sh(v, _MM_FROUND_TO_NEAREST_INT));
-  } else {
-    return v;
-  }
-}
 
 // q·k with q already fp16-rounded (as float) and k fp16, in ggml_vec_dot_f16's x86 order.
 R1_AVX2_INLINE float dot_f16(const float* q, const uint16_t* k, int n) {
@@ -62,9 +46,8 @@ struct HeadState {
   float sum = 0.0f;
 };
 
-// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body. kRound: the running output
-// is rounded to fp16 after every update (flash_fp16_accumulator), else kept in float.
-template <bool kRound>
+// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body with the fp16 output
+// accumulator (a short context, flash_fp16_accumulator).
 R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const uint8_t* k, uint64_t k_row_bytes,
                                 const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {
   const int dk = p.head_dim_k, dv = p.head_dim_v;
@@ -82,21 +65,113 @@ R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const u
       st.max = s;
       const __m256 m = _mm256_set1_ps(ms);
       int d = 0;
-      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, keep8<kRound>(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
-      for (; d < dv; ++d) acc[d] = keep1<kRound>(acc[d] * ms);
+      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
+      for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
     } else {
       vs = __builtin_expf(s - st.max);
     }
     const __m256 w = _mm256_set1_ps(vs);
     int d = 0;
     for (; d < dv8; d += 8) {
-      _mm256_storeu_ps(acc + d, keep8<kRound>(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
+      _mm256_storeu_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
     }
     for (; d < dv; ++d) {
       const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
-      acc[d] = keep1<kRound>(a);
+      acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
     }
     st.sum = st.sum * ms + vs;
+  }
+}
+
+// q·k for G heads against one fp16 key, each exactly as dot_f16 sums it (four accumulators per head over steps
+// of 32, the same reduction, the tail in double); each chunk of k is converted from fp16 once for the G heads.
+template <int G>
+R1_AVX2_INLINE void dots_shared(const HeadState* const* st, const uint16_t* kj, int dk, float* out) {
+  const int np = dk & ~31;
+  __m256 acc[G][4];
+  for (int g = 0; g < G; ++g) {
+    for (int u = 0; u < 4; ++u) acc[g][u] = _mm256_setzero_ps();
+  }
+  for (int i = 0; i < np; i += 32) {
+    for (int u = 0; u < 4; ++u) {
+      const __m256 kv = load_f16x8(kj + i + 8 * u);
+      for (int g = 0; g < G; ++g) acc[g][u] = _mm256_fmadd_ps(_mm256_loadu_ps(st[g]->q + i + 8 * u), kv, acc[g][u]);
+    }
+  }
+  for (int g = 0; g < G; ++g) {
+    const __m256 a = _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
+    const __m128 t = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    const __m128 hh = _mm_hadd_ps(t, t);
+    double sum = static_cast<double>(_mm_cvtss_f32(_mm_add_ss(hh, _mm_movehdup_ps(hh))));
+    for (int i = np; i < dk; ++i) sum += static_cast<double>(st[g]->q[i] * _cvtsh_ss(kj[i]));
+    out[g] = static_cast<float>(sum);
+  }
+}
+
+// The float-accumulator path (a long context, flash_fp16_accumulator false) for G heads sharing one KV head,
+// keys [j0, j1) with j0 a multiple of kFlashKeyBlock: per block of kFlashKeyBlock positions the scores, one
+// maximum and one rescale per head, then the values added in position order; the output chunk stays in a
+// register across the block. attention_ref's blocked loop, operation for operation.
+template <int G>
+R1_AVX2_INLINE void attend_blocks_float(const AttentionParams& p, HeadState* const* st, const uint8_t* k,
+                                        uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int hk,
+                                        int64_t j0, int64_t j1) {
+  const int dk = p.head_dim_k, dv = p.head_dim_v;
+  const int dv8 = dv & ~7;
+  const auto key = [&](int64_t j) {
+    return reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) + static_cast<int64_t>(hk) * dk;
+  };
+  const auto value = [&](int64_t j) {
+    return reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) + static_cast<int64_t>(hk) * dv;
+  };
+  for (int64_t b0 = j0; b0 < j1; b0 += kFlashKeyBlock) {
+    const int nb = static_cast<int>(std::min(kFlashKeyBlock, j1 - b0));
+    float w[G][kFlashKeyBlock];
+    float block_max[G];
+    for (int g = 0; g < G; ++g) block_max[g] = st[g]->max;
+    for (int i = 0; i < nb; ++i) {
+      float dots[G];
+      dots_shared<G>(st, key(b0 + i), dk, dots);
+      for (int g = 0; g < G; ++g) {
+        w[g][i] = dots[g] * p.scale;
+        block_max[g] = std::max(block_max[g], w[g][i]);
+      }
+    }
+    for (int g = 0; g < G; ++g) {
+      HeadState& h = *st[g];
+      const float ms = __builtin_expf(h.max - block_max[g]);
+      if (ms != 1.0f) {
+        const __m256 m = _mm256_set1_ps(ms);
+        int d = 0;
+        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, _mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m));
+        for (; d < dv; ++d) h.acc[d] *= ms;
+      }
+      float block_sum = 0.0f;
+      for (int i = 0; i < nb; ++i) {
+        w[g][i] = __builtin_expf(w[g][i] - block_max[g]);
+        block_sum += w[g][i];
+      }
+      h.sum = h.sum * ms + block_sum;
+      h.max = block_max[g];
+    }
+    int d = 0;
+    for (; d < dv8; d += 8) {
+      __m256 a[G];
+      for (int g = 0; g < G; ++g) a[g] = _mm256_loadu_ps(st[g]->acc + d);
+      for (int i = 0; i < nb; ++i) {
+        const __m256 vv = load_f16x8(value(b0 + i) + d);
+        for (int g = 0; g < G; ++g) a[g] = _mm256_fmadd_ps(vv, _mm256_set1_ps(w[g][i]), a[g]);
+      }
+      for (int g = 0; g < G; ++g) _mm256_storeu_ps(st[g]->acc + d, a[g]);
+    }
+    for (; d < dv; ++d) {
+      for (int i = 0; i < nb; ++i) {
+        const float vd = _cvtsh_ss(value(b0 + i)[d]);
+        for (int g = 0; g < G; ++g) {
+          st[g]->acc[d] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(vd), _mm_set_ss(w[g][i]), _mm_set_ss(st[g]->acc[d])));
+        }
+      }
+    }
   }
 }
 
@@ -104,45 +179,31 @@ R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const u
 // operations per head in the same order, so the same bits. Sharing the work per key is what it gains: each
 // eight-element chunk of the key and of the value row is loaded and converted from fp16 once for the G heads
 // (MLA: all heads read the one latent row; grouped-query attention: a group's heads read one KV head).
-template <int G, bool kRound>
+template <int G>
 R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* const* st, const uint8_t* k,
                                        uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0,
                                        int64_t j1) {
   const int dk = p.head_dim_k, dv = p.head_dim_v;
-  const int np = dk & ~31, dv8 = dv & ~7;
+  const int dv8 = dv & ~7;
   for (int64_t j = j0; j < j1; ++j) {
     const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
                      static_cast<int64_t>(hk) * dk;
     const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
                      static_cast<int64_t>(hk) * dv;
-    // q·k for the G heads: dot_f16's four accumulators per head, one fp16 conversion of k per chunk.
-    __m256 acc[G][4];
-    for (int g = 0; g < G; ++g) {
-      for (int u = 0; u < 4; ++u) acc[g][u] = _mm256_setzero_ps();
-    }
-    for (int i = 0; i < np; i += 32) {
-      for (int u = 0; u < 4; ++u) {
-        const __m256 kv = load_f16x8(kj + i + 8 * u);
-        for (int g = 0; g < G; ++g) acc[g][u] = _mm256_fmadd_ps(_mm256_loadu_ps(st[g]->q + i + 8 * u), kv, acc[g][u]);
-      }
-    }
+    float dots[G];
+    dots_shared<G>(st, kj, dk, dots);
     float w[G];
     for (int g = 0; g < G; ++g) {
       HeadState& h = *st[g];
-      const __m256 a = _mm256_add_ps(_mm256_add_ps(acc[g][0], acc[g][2]), _mm256_add_ps(acc[g][1], acc[g][3]));
-      const __m128 t = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-      const __m128 hh = _mm_hadd_ps(t, t);
-      double sum = static_cast<double>(_mm_cvtss_f32(_mm_add_ss(hh, _mm_movehdup_ps(hh))));
-      for (int i = np; i < dk; ++i) sum += static_cast<double>(h.q[i] * _cvtsh_ss(kj[i]));
-      const float sc = static_cast<float>(sum) * p.scale;
+      const float sc = dots[g] * p.scale;
       float ms = 1.0f, vs = 1.0f;
       if (sc > h.max) {
         ms = __builtin_expf(h.max - sc);
         h.max = sc;
         const __m256 m = _mm256_set1_ps(ms);
         int d = 0;
-        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, keep8<kRound>(_mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m)));
-        for (; d < dv; ++d) h.acc[d] = keep1<kRound>(h.acc[d] * ms);
+        for (; d < dv8; d += 8) _mm256_storeu_ps(h.acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(h.acc + d), m)));
+        for (; d < dv; ++d) h.acc[d] = _cvtsh_ss(_cvtss_sh(h.acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
       } else {
         vs = __builtin_expf(sc - h.max);
       }
@@ -155,7 +216,7 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
       const __m256 vv = load_f16x8(vj + d);
       for (int g = 0; g < G; ++g) {
         float* a = st[g]->acc + d;
-        _mm256_storeu_ps(a, keep8<kRound>(_mm256_fmadd_ps(vv, _mm256_set1_ps(w[g]), _mm256_loadu_ps(a))));
+        _mm256_storeu_ps(a, round_f16x8(_mm256_fmadd_ps(vv, _mm256_set1_ps(w[g]), _mm256_loadu_ps(a))));
       }
     }
     for (; d < dv; ++d) {
@@ -163,14 +224,15 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
       for (int g = 0; g < G; ++g) {
         float* a = st[g]->acc + d;
         const float x = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(vd), _mm_set_ss(w[g]), _mm_set_ss(*a)));
-        *a = keep1<kRound>(x);
+        *a = _cvtsh_ss(_cvtss_sh(x, _MM_FROUND_TO_NEAREST_INT));
       }
     }
   }
 }
 
 // The keys in blocks of `block`, every head of the range over each block before the next: heads of one KV
-// head three at a time (twelve accumulators fill the registers), the rest one or two.
+// head three at a time (twelve accumulators fill the registers), the rest one or two. kRound: the fp16 output
+// accumulator of a short context, else the float one (flash_fp16_accumulator).
 template <bool kRound>
 void walk_blocks(const AttentionParams& p, HeadState* heads, int n, int head_begin, int group, const uint8_t* k,
                  uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, int64_t block) {
@@ -180,15 +242,28 @@ void walk_blocks(const AttentionParams& p, HeadState* heads, int n, int head_beg
       const int hk = (head_begin + i) / group;
       const int left = std::min(n - i, (hk + 1) * group - (head_begin + i));
       HeadState* st[3] = {&heads[i], left > 1 ? &heads[i + 1] : nullptr, left > 2 ? &heads[i + 2] : nullptr};
-      if (left >= 3) {
-        attend_keys_shared<3, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 3;
-      } else if (left == 2) {
-        attend_keys_shared<2, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 2;
+      if constexpr (kRound) {
+        if (left >= 3) {
+          attend_keys_shared<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 3;
+        } else if (left == 2) {
+          attend_keys_shared<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 2;
+        } else {
+          attend_keys(p, heads[i], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 1;
+        }
       } else {
-        attend_keys<kRound>(p, heads[i], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-        i += 1;
+        if (left >= 3) {
+          attend_blocks_float<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 3;
+        } else if (left == 2) {
+          attend_blocks_float<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 2;
+        } else {
+          attend_blocks_float<1>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          i += 1;
+        }
       }
     }
   }
@@ -222,7 +297,9 @@ void attention_f16_flash(const AttentionParams& p, const float* q, const uint8_t
   if (flash_fp16_accumulator(p, n_kv)) {
     walk_blocks<true>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, block);
   } else {
-    walk_blocks<false>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, block);
+    // Cache blocks in whole score blocks, so the score blocks start where the reference's do.
+    const int64_t whole = std::max(kFlashKeyBlock, block / kFlashKeyBlock * kFlashKeyBlock);
+    walk_blocks<false>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, whole);
   }
   for (int i = 0; i < n; ++i) {
     const HeadState& st = heads[static_cast<size_t>(i)];
