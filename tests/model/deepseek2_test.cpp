@@ -31,6 +31,7 @@ namespace {
 using testlib::max_rel_diff;
 using testlib::model_path;
 using testlib::run_prompt;
+using testlib::run_stepwise;
 
 
 
@@ -117,15 +118,7 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
     EXPECT_LE(cmp.argmax_mismatches, cmp.allowed_mismatches()) << prompt;
     RecordProperty(isa + "_" + prompt + "_rel_rms", std::to_string(cmp.combined));
 
-    std::vector<float> steps;
-    int32_t pos = static_cast<int32_t>(g.ids.size());
-    for (int32_t token : g.greedy_ids) {
-      Batch b;
-      b.add(token, pos++, 0, true);
-      std::vector<float> step(static_cast<size_t>(g.n_vocab));
-      model->forward(b, step);
-      steps.insert(steps.end(), step.begin(), step.end());
-    }
+    const std::vector<float> steps = run_stepwise(*model, g.greedy_ids, 0, static_cast<int32_t>(g.ids.size()));
     const MoeComparison gen = compare_moe(steps, g.gen_logits, g.gen_margins, g.n_vocab);
     std::printf("[deepseek2] %-45s %-9s %-5s greedy: combined %.3g (all positions %.3g, worst %.3g), argmax %d/%d\n",
                 c.golden.c_str(), isa.c_str(), prompt.c_str(), gen.combined, gen.combined_all, gen.worst, gen.argmax_mismatches,
@@ -218,14 +211,7 @@ TEST(Deepseek2Consistency, PrefillEqualsDecodeAndSequencesAreIndependent) {
       const std::vector<float> prefill_b = run_prompt(*alone, b, 1);
 
       auto stepwise = load_model(file, options, Placement{.layers = {}, .head = &backend});
-      std::vector<float> decoded_a;
-      for (size_t i = 0; i < a.size(); ++i) {
-        Batch one;
-        one.add(a[i], static_cast<int32_t>(i), 0, true);
-        std::vector<float> step(static_cast<size_t>(stepwise->info().n_vocab));
-        stepwise->forward(one, step);
-        decoded_a.insert(decoded_a.end(), step.begin(), step.end());
-      }
+      const std::vector<float> decoded_a = run_stepwise(*stepwise, a);
       EXPECT_LE(max_rel_diff(decoded_a, prefill_a), 1e-5) << label;
       auto together = load_model(file, options, Placement{.layers = {}, .head = &backend});
       Batch mixed;
@@ -264,14 +250,7 @@ TEST(Deepseek2Consistency, AutoFormsAgreeOnAnExactFile) {
   const std::vector<int32_t> ids = {0, 50, 7, 300, 1200, 3, 99, 1000, 42, 5, 6, 7, 2806};
   auto prefill = load_model(file, options, Placement{.layers = {}, .head = &backend});
   auto stepwise = load_model(file, options, Placement{.layers = {}, .head = &backend});
-  std::vector<float> decoded;
-  for (size_t i = 0; i < ids.size(); ++i) {
-    Batch one;
-    one.add(ids[i], static_cast<int32_t>(i), 0, true);
-    std::vector<float> step(static_cast<size_t>(stepwise->info().n_vocab));
-    stepwise->forward(one, step);
-    decoded.insert(decoded.end(), step.begin(), step.end());
-  }
+  const std::vector<float> decoded = run_stepwise(*stepwise, ids);
   EXPECT_LE(max_rel_diff(decoded, run_prompt(*prefill, ids)), 1e-5);
 }
 

@@ -45,6 +45,18 @@ std::filesystem::path model_path(const std::filesystem::path& fixtures, const st
   return gunzip_to_temp(fixtures / "models" / (stem + ".gguf.gz"));
 }
 
+std::vector<float> run_stepwise(Model& model, const std::vector<int32_t>& ids, int seq, int32_t first_pos) {
+  std::vector<float> logits;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    Batch one;
+    one.add(ids[i], first_pos + static_cast<int32_t>(i), seq, true);
+    std::vector<float> step(static_cast<size_t>(model.info().n_vocab));
+    model.forward(one, step);
+    logits.insert(logits.end(), step.begin(), step.end());
+  }
+  return logits;
+}
+
 std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq) {
   Batch b;
   for (size_t i = 0; i < ids.size(); ++i) b.add(ids[i], static_cast<int32_t>(i), seq, true);

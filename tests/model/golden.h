@@ -34,6 +34,9 @@ struct LogitComparison {
 std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem);
 // Logits of every position of ids run as one batch on sequence seq: [ids.size(), n_vocab].
 std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq = 0);
+// The same tokens one forward call each (decoding through the cache), from position first_pos: the logits of
+// every step, [ids.size(), n_vocab].
+std::vector<float> run_stepwise(Model& model, const std::vector<int32_t>& ids, int seq = 0, int32_t first_pos = 0);
 // max |a - b| / max |b|: for comparisons that must agree to rounding.
 double max_rel_diff(const std::vector<float>& a, const std::vector<float>& b);
 

@@ -23,6 +23,7 @@ namespace {
 using testlib::max_rel_diff;
 using testlib::model_path;
 using testlib::run_prompt;
+using testlib::run_stepwise;
 
 struct Case {
   std::string model;     // file stem in models/
@@ -64,15 +65,7 @@ TEST_P(GoldenTest, PromptAndGreedyStepsMatchLlamaCpp) {
                    std::to_string(cmp.combined));
 
     // Greedy steps: feed the golden's greedy tokens one at a time.
-    std::vector<float> steps;
-    int32_t pos = static_cast<int32_t>(g.ids.size());
-    for (int32_t token : g.greedy_ids) {
-      Batch b;
-      b.add(token, pos++, 0, true);
-      std::vector<float> step(static_cast<size_t>(g.n_vocab));
-      model->forward(b, step);
-      steps.insert(steps.end(), step.begin(), step.end());
-    }
+    const std::vector<float> steps = run_stepwise(*model, g.greedy_ids, 0, static_cast<int32_t>(g.ids.size()));
     const auto gen = testlib::compare_logits(steps, g.gen_logits, g.gen_margins, g.n_vocab);
     EXPECT_LE(gen.combined, c.tolerance) << prompt << " greedy steps, worst " << gen.worst;
     EXPECT_EQ(gen.argmax_mismatches, 0) << prompt << " greedy steps";
@@ -118,14 +111,7 @@ TEST(ModelConsistency, PrefillEqualsDecodeAndSequencesAreIndependent) {
       const std::vector<float> prefill_b = run_prompt(*alone, b, 1);
 
       auto stepwise = load_model(file, options, Placement{.layers = {}, .head = &backend});
-      std::vector<float> decoded_a;
-      for (size_t i = 0; i < a.size(); ++i) {
-        Batch one;
-        one.add(a[i], static_cast<int32_t>(i), 0, true);
-        std::vector<float> step(static_cast<size_t>(stepwise->info().n_vocab));
-        stepwise->forward(one, step);
-        decoded_a.insert(decoded_a.end(), step.begin(), step.end());
-      }
+      const std::vector<float> decoded_a = run_stepwise(*stepwise, a);
       EXPECT_LE(max_rel_diff(decoded_a, prefill_a), 1e-5) << stem << " cache " << type_info(cache).name;
 
       // Both sequences interleaved in one batch.
