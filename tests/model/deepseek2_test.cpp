@@ -94,12 +94,7 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
   const GgufSet file = GgufSet::open(model_path(fixtures, c.model).string());
   ThreadPool pool(2);
   // The reference kernels, then every kernel ISA this CPU runs (scalar included): all must match.
-  std::vector<std::unique_ptr<CpuKernels>> kernel_sets;
-  kernel_sets.push_back(nullptr);
-  for (CpuIsa isa : CpuKernels::available(detect_cpu_features())) {
-    kernel_sets.push_back(std::make_unique<CpuKernels>(CpuKernels::for_isa(isa)));
-  }
-  for (const auto& kernels : kernel_sets) {
+  for (const auto& kernels : testlib::kernel_sets_to_test()) {
   const std::string isa = kernels ? std::string(kernels->isa_name()) : std::string("reference");
   SCOPED_TRACE(isa);
   CpuBackend backend(&pool, kernels.get());

@@ -9,6 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cpu_features.h"
+#include "cpu_kernels.h"
+
 #include "fixtures.h"
 #include "model.h"
 
@@ -43,6 +46,15 @@ std::filesystem::path model_path(const std::filesystem::path& fixtures, const st
   const auto plain = fixtures / "models" / (stem + ".gguf");
   if (std::filesystem::exists(plain)) return plain;
   return gunzip_to_temp(fixtures / "models" / (stem + ".gguf.gz"));
+}
+
+std::vector<std::unique_ptr<CpuKernels>> kernel_sets_to_test() {
+  std::vector<std::unique_ptr<CpuKernels>> sets;
+  sets.push_back(nullptr);
+  for (CpuIsa isa : CpuKernels::available(detect_cpu_features())) {
+    sets.push_back(std::make_unique<CpuKernels>(CpuKernels::for_isa(isa)));
+  }
+  return sets;
 }
 
 std::vector<float> run_stepwise(Model& model, const std::vector<int32_t>& ids, int seq, int32_t first_pos) {

@@ -3,10 +3,12 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace r1 {
+class CpuKernels;
 class Model;
 }
 
@@ -34,6 +36,10 @@ struct LogitComparison {
 std::filesystem::path model_path(const std::filesystem::path& fixtures, const std::string& stem);
 // Logits of every position of ids run as one batch on sequence seq: [ids.size(), n_vocab].
 std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int seq = 0);
+// The kernels every golden runs under: null first (the reference kernels), then each kernel ISA this CPU runs
+// (scalar included).
+std::vector<std::unique_ptr<CpuKernels>> kernel_sets_to_test();
+
 // The same tokens one forward call each (decoding through the cache), from position first_pos: the logits of
 // every step, [ids.size(), n_vocab].
 std::vector<float> run_stepwise(Model& model, const std::vector<int32_t>& ids, int seq = 0, int32_t first_pos = 0);

@@ -43,12 +43,7 @@ TEST_P(GoldenTest, PromptAndGreedyStepsMatchLlamaCpp) {
   const GgufSet file = GgufSet::open(model_path(fixtures, c.model).string());
   ThreadPool pool(2);
   // The reference kernels, then every kernel ISA this CPU runs (scalar included): all must match.
-  std::vector<std::unique_ptr<CpuKernels>> kernel_sets;
-  kernel_sets.push_back(nullptr);
-  for (CpuIsa isa : CpuKernels::available(detect_cpu_features())) {
-    kernel_sets.push_back(std::make_unique<CpuKernels>(CpuKernels::for_isa(isa)));
-  }
-  for (const auto& kernels : kernel_sets) {
+  for (const auto& kernels : testlib::kernel_sets_to_test()) {
   SCOPED_TRACE(kernels ? std::string(kernels->isa_name()) : std::string("reference"));
   CpuBackend backend(&pool, kernels.get());
   for (const std::string prompt : {"short", "chat"}) {
