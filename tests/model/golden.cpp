@@ -11,7 +11,6 @@
 
 #include "cpu_features.h"
 #include "cpu_kernels.h"
-
 #include "fixtures.h"
 #include "model.h"
 
