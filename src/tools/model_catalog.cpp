@@ -13,6 +13,8 @@
 #include <fmt/format.h>
 
 #include "error.h"
+#include "quantize_plan.h"
+#include "quantize_recipes.h"
 
 namespace r1::plan {
 namespace {
@@ -73,26 +75,19 @@ constexpr CatalogModel kModels[] = {
 // the shared expert at 4-6 bits, as Unsloth describes its DeepSeek-R1 dynamic quants (blog "Run DeepSeek R1
 // Dynamic 1.58-bit", Jan 2025: 131, 158, 183 and 212 GB).
 constexpr QuantRecipe kRecipes[] = {
-    {"F16", "16-bit floats", "F16", "", "", "", "", "", "", false, 0},
-    {"Q8_0", "8.5 bits per weight", "Q8_0", "", "", "", "", "", "", false, 0},
-    {"Q6_K", "6.6 bits per weight", "Q6_K", "", "", "", "", "", "", false, 0},
-    {"Q5_K_M", "5-bit k-quant, attn_v/ffn_down partly 6-bit", "Q5_K", "", "Q6_K", "Q6_K", "", "", "", false, 0},
-    {"Q4_K_M", "4-bit k-quant, attn_v/ffn_down partly 6-bit", "Q4_K", "", "Q6_K", "Q6_K", "", "", "", false,
-     404 * kGBytes},
-    {"Q4_K_S", "4-bit k-quant", "Q4_K", "", "Q6_K", "", "", "", "", false, 0},
-    {"IQ4_XS", "4.25-bit i-quant", "IQ4_XS", "", "Q6_K", "", "", "", "", false, 0},
-    {"Q3_K_M", "3-bit k-quant, attn_v/ffn_down/attn_output 4-bit", "Q3_K", "", "Q6_K", "Q4_K", "Q4_K", "", "",
-     false, 0},
-    {"Q2_K", "2-bit k-quant, attn_v/ffn_down/attn_output 3-bit", "Q2_K", "", "Q6_K", "Q3_K", "Q3_K", "", "", false,
-     0},
-    {"UD-Q2_K_XL", "dynamic 2.51-bit: routed experts Q2_K, the rest Q4_K/Q6_K", "Q4_K", "", "Q6_K", "", "", "Q2_K",
-     "", true, 212 * kGBytes},
-    {"UD-IQ2_XXS", "dynamic 2.22-bit: routed experts IQ2_XXS, the rest Q4_K/Q6_K", "Q4_K", "", "Q6_K", "", "",
-     "IQ2_XXS", "", true, 183 * kGBytes},
-    {"UD-IQ1_M", "dynamic 1.73-bit: routed experts IQ1_M, the rest Q4_K/Q6_K", "Q4_K", "", "Q6_K", "", "", "IQ1_M",
-     "", true, 158 * kGBytes},
-    {"UD-IQ1_S", "dynamic 1.58-bit: routed experts IQ1_S, the rest Q4_K/Q6_K", "Q4_K", "", "Q6_K", "", "", "IQ1_S",
-     "", true, 131 * kGBytes},
+    {"F16", "16-bit floats", "F16", false, 0},
+    {"Q8_0", "8.5 bits per weight", "Q8_0", false, 0},
+    {"Q6_K", "6.6 bits per weight", "Q6_K", false, 0},
+    {"Q5_K_M", "5-bit k-quant, attn_v/ffn_down partly 6-bit", "Q5_K_M", false, 0},
+    {"Q4_K_M", "4-bit k-quant, attn_v/ffn_down partly 6-bit", "Q4_K_M", false, 404 * kGBytes},
+    {"Q4_K_S", "4-bit k-quant", "Q4_K_S", false, 0},
+    {"IQ4_XS", "4.25-bit i-quant", "IQ4_XS", false, 0},
+    {"Q3_K_M", "3-bit k-quant, attn_v/ffn_down/attn_output 4-bit", "Q3_K_M", false, 0},
+    {"Q2_K", "2-bit k-quant, attn_v/ffn_down/attn_output 3-bit", "Q2_K", false, 0},
+    {"UD-Q2_K_XL", "dynamic 2.51-bit: routed experts Q2_K, the rest 4-6 bits", "r1-2.51bit", true, 212 * kGBytes},
+    {"UD-IQ2_XXS", "dynamic 2.22-bit: routed experts IQ2_XXS, the rest 4-6 bits", "r1-2.22bit", true, 183 * kGBytes},
+    {"UD-IQ1_M", "dynamic 1.73-bit: routed experts IQ1_M, the rest 4-6 bits", "r1-1.73bit", true, 158 * kGBytes},
+    {"UD-IQ1_S", "dynamic 1.58-bit: routed experts IQ1_S, the rest 4-6 bits", "r1-1.58bit", true, 131 * kGBytes},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -100,57 +95,6 @@ bool iequals(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
          });
 }
-
-// llama.cpp's rule for the _M mixes: more bits in the first and last eighth of the layers and in every third
-// layer between them.
-bool use_more_bits(int layer, int n_layer) {
-  return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
-}
-
-const TypeInfo& type_named(std::string_view name) {
-  const TypeInfo* t = find_type_by_name(name);
-  if (t == nullptr) throw Error(fmt::format("quantization recipe names unknown type '{}'", name));
-  return *t;
-}
-
-// Bytes of a [rows, n_per_row] weight at `type`; a row length the type's blocks cannot hold falls back to
-// Q8_0 and then F16, as quantizers do.
-uint64_t weight_bytes(const TypeInfo& type, uint64_t n_per_row, uint64_t rows) {
-  for (const TypeInfo* t : {&type, &type_info(GgmlType::kQ8_0), &type_info(GgmlType::kF16)}) {
-    if (const auto b = row_bytes(*t, n_per_row)) return *b * rows;
-  }
-  return n_per_row * rows * 2;
-}
-
-// The type a recipe gives a 2-D (or stacked 3-D) weight.
-class RecipeTypes {
- public:
-  RecipeTypes(const QuantRecipe& recipe, int n_layer) : recipe_(recipe), n_layer_(n_layer) {}
-
-  std::string_view type_for(const std::string& name, int layer) const {
-    const auto has = [&name](std::string_view part) { return name.find(part) != std::string::npos; };
-    if (name == "token_embd.weight") return pick(recipe_.embed);
-    if (name == "output.weight") return pick(recipe_.output);
-    const bool more = layer >= 0 && !recipe_.more_bits.empty() && use_more_bits(layer, n_layer_);
-    if (has("_exps")) {
-      const std::string_view routed = pick(recipe_.routed);
-      if (has("ffn_down")) {
-        if (!recipe_.routed_down.empty()) return recipe_.routed_down;
-        return more ? recipe_.more_bits : routed;
-      }
-      return routed;
-    }
-    if ((has(".attn_v.") || has(".ffn_down")) && more) return recipe_.more_bits;
-    if (has(".attn_output.")) return pick(recipe_.attn_output);
-    return recipe_.base;
-  }
-
- private:
-  std::string_view pick(std::string_view preferred) const { return preferred.empty() ? recipe_.base : preferred; }
-
-  const QuantRecipe& recipe_;
-  int n_layer_;
-};
 
 class ShapeListBuilder {
  public:
@@ -282,15 +226,18 @@ std::vector<CatalogTensor> catalog_tensor_shapes(const CatalogModel& m) {
 }
 
 std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe& recipe) {
-  const RecipeTypes types(recipe, m.n_layer);
+  std::vector<PlanInput> inputs;
+  for (CatalogTensor& t : catalog_tensor_shapes(m)) inputs.push_back(PlanInput{std::move(t.name), GgmlType::kF32, std::move(t.dims)});
+  QuantizePlanOptions options;
+  const r1::QuantRecipe* dynamic = r1::find_quant_recipe(recipe.quantizer);
+  options.recipe = dynamic;
+  options.mix = find_quant_mix(dynamic != nullptr ? dynamic->mix : recipe.quantizer);
+  if (options.mix == nullptr) throw Error(fmt::format("quantization {} names no mix or recipe '{}'", recipe.name, recipe.quantizer));
+  options.has_imatrix = true;  // published low-bit files are made with an importance matrix
+  const QuantModelInfo info{.arch = std::string(m.arch), .n_layer = m.n_layer, .n_head = m.n_head,
+                            .n_head_kv = m.n_head_kv, .n_expert = m.n_expert, .n_leading_dense = m.n_dense_lead};
   std::vector<PlanTensor> out;
-  for (const CatalogTensor& t : catalog_tensor_shapes(m)) {
-    uint64_t n = 1;
-    for (uint64_t dim : t.dims) n *= dim;
-    const uint64_t bytes = t.matrix ? weight_bytes(type_named(types.type_for(t.name, t.layer)), t.dims[0], n / t.dims[0])
-                                    : n * 4;
-    out.push_back({t.name, n, bytes});
-  }
+  for (const PlannedTensor& t : quantize_plan(inputs, info, options).tensors) out.push_back({t.name, t.n_elements, t.dst_bytes});
   return out;
 }
 

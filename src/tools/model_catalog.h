@@ -44,20 +44,15 @@ struct CatalogModel {
   bool is_moe() const { return n_expert > 0; }
 };
 
-// A named quantization mix. Types by llama.cpp name; "" means "same as base". The more-bits rule is the
-// one llama.cpp applies to attn_v and ffn_down in its _M mixes: the first and last eighth of the layers and
-// every third layer in between.
+// A quantization the planner offers, by the name users know it under. Its per-tensor types are not here: the
+// planner sizes a catalog model by running the quantizer's own planner (quantize_plan.h) on the model's
+// shapes, with llama.cpp's mix rules or r1's dynamic R1 recipes (quantize_recipes.h), so `r1 plan`, `r1 synth`
+// and `r1 quantize --dry-run` agree to the byte. One table per concept: the types live there.
 struct QuantRecipe {
-  std::string_view name;        // "Q4_K_M", "UD-IQ1_S"
+  std::string_view name;         // "Q4_K_M", "UD-IQ1_S"
   std::string_view description;
-  std::string_view base;        // 2-D weights not named below
-  std::string_view embed;       // token_embd
-  std::string_view output;      // output.weight
-  std::string_view more_bits;   // attn_v and ffn_down in the more-bits layers
-  std::string_view attn_output; // attn_output
-  std::string_view routed;      // routed experts, gate and up
-  std::string_view routed_down; // routed experts, down
-  bool moe_only;                // a dynamic recipe for MoE models
+  std::string_view quantizer;    // what the quantizer calls it: a mix ("Q4_K_M") or an R1 recipe ("r1-1.58bit")
+  bool moe_only;                 // a dynamic recipe for MoE models
   uint64_t published_671b_bytes;  // published size of the DeepSeek-R1 671B file (0: none cited)
 };
 

@@ -37,6 +37,11 @@ TEST(Synth, FullDeepSeekR1DryRunMatchesTheCatalog) {
   // A Q4_K_M of the real model is about 404 GB (ollama's deepseek-r1:671b); llama.cpp's rules give the same
   // mix here, so the sizes agree within a few percent.
   EXPECT_NEAR(static_cast<double>(p.quant.dst_bytes) / 404e9, 1.0, 0.05);
+  // r1 plan sizes with the quantizer's own rules: to the byte, for a stock mix and for a dynamic recipe (the
+  // planner's UD-IQ1_S is the quantizer's r1-1.58bit).
+  EXPECT_EQ(p.quant.dst_bytes, catalog.weight_bytes());
+  const SynthPlan dynamic = plan_synth({.like = "deepseek-r1", .type = "r1-1.58bit"});
+  EXPECT_EQ(dynamic.quant.dst_bytes, plan::profile_from_catalog(m, *plan::find_recipe("UD-IQ1_S")).weight_bytes());
   const std::string listing = format_synth_plan(p, true);
   EXPECT_NE(listing.find("blk.60.ffn_down_exps.weight"), std::string::npos);
   EXPECT_NE(listing.find("256 routed experts (8 used per token)"), std::string::npos);
