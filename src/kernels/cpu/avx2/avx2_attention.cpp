@@ -1,8 +1,10 @@
 // Flash attention over an F16 KV cache with AVX2+FMA+F16C, bit-identical to attention_ref's flash path
 // (ref_ops.cpp), which reproduces llama.cpp's one-row CPU kernel: the query rounded to fp16, q·k as
 // ggml_vec_dot_f16 sums on x86 (four 8-lane FMA accumulators over steps of 32, reduced in a fixed order, the
-// tail in double), online softmax in float, and the running output kept in fp16 (every update rounded).
-// Same operations in the same order, only eight lanes at a time; kernels_test checks the bits.
+// tail in double), online softmax in float, and the running output kept in fp16 (every update rounded); from
+// 512 positions on, the output in float and the positions in blocks of 32 (flash_fp16_accumulator,
+// kFlashKeyBlock). Heads sharing a KV head go up to three at a time. Same operations in the same order as the
+// reference, only eight lanes at a time; kernels_test checks the bits.
 
 #include <algorithm>
 #include <vector>
@@ -20,23 +22,6 @@ R1_AVX2_INLINE __m256 round_f16x8(__m256 v) {
   return _mm256_cvtph_ps(_mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
-// q·k with q already fp16-rounded (as float) and k fp16, in ggml_vec_dot_f16's x86 order.
-R1_AVX2_INLINE float dot_f16(const float* q, const uint16_t* k, int n) {
-  const int np = n & ~31;
-  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-  for (int i = 0; i < np; i += 32) {
-    for (int j = 0; j < 4; ++j) {
-      acc[j] = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8 * j), load_f16x8(k + i + 8 * j), acc[j]);
-    }
-  }
-  const __m256 v = _mm256_add_ps(_mm256_add_ps(acc[0], acc[2]), _mm256_add_ps(acc[1], acc[3]));
-  const __m128 t = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  const __m128 h = _mm_hadd_ps(t, t);  // [t0 + t1, t2 + t3, ...]
-  double sum = static_cast<double>(_mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h))));
-  for (int i = np; i < n; ++i) sum += static_cast<double>(q[i] * _cvtsh_ss(k[i]));
-  return static_cast<float>(sum);
-}
-
 // One head's running state over the keys seen so far: the fp16-rounded query, the fp16-rounded output
 // accumulator (as float), the running maximum and sum.
 struct HeadState {
@@ -46,45 +31,9 @@ struct HeadState {
   float sum = 0.0f;
 };
 
-// Keys j in [j0, j1) for one head, in order: exactly attention_ref's flash loop body with the fp16 output
-// accumulator (a short context, flash_fp16_accumulator).
-R1_AVX2_INLINE void attend_keys(const AttentionParams& p, HeadState& st, const uint8_t* k, uint64_t k_row_bytes,
-                                const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {
-  const int dk = p.head_dim_k, dv = p.head_dim_v;
-  const int dv8 = dv & ~7;
-  float* acc = st.acc;
-  for (int64_t j = j0; j < j1; ++j) {
-    const auto* kj = reinterpret_cast<const uint16_t*>(k + static_cast<uint64_t>(j) * k_row_bytes) +
-                     static_cast<int64_t>(hk) * dk;
-    const auto* vj = reinterpret_cast<const uint16_t*>(v + static_cast<uint64_t>(j) * v_row_bytes) +
-                     static_cast<int64_t>(hk) * dv;
-    const float s = dot_f16(st.q, kj, dk) * p.scale;
-    float ms = 1.0f, vs = 1.0f;
-    if (s > st.max) {
-      ms = __builtin_expf(st.max - s);  // not std::exp: see cpu_unpack.h on inline functions
-      st.max = s;
-      const __m256 m = _mm256_set1_ps(ms);
-      int d = 0;
-      for (; d < dv8; d += 8) _mm256_storeu_ps(acc + d, round_f16x8(_mm256_mul_ps(_mm256_loadu_ps(acc + d), m)));
-      for (; d < dv; ++d) acc[d] = _cvtsh_ss(_cvtss_sh(acc[d] * ms, _MM_FROUND_TO_NEAREST_INT));
-    } else {
-      vs = __builtin_expf(s - st.max);
-    }
-    const __m256 w = _mm256_set1_ps(vs);
-    int d = 0;
-    for (; d < dv8; d += 8) {
-      _mm256_storeu_ps(acc + d, round_f16x8(_mm256_fmadd_ps(load_f16x8(vj + d), w, _mm256_loadu_ps(acc + d))));
-    }
-    for (; d < dv; ++d) {
-      const float a = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(_cvtsh_ss(vj[d])), _mm_set_ss(vs), _mm_set_ss(acc[d])));
-      acc[d] = _cvtsh_ss(_cvtss_sh(a, _MM_FROUND_TO_NEAREST_INT));
-    }
-    st.sum = st.sum * ms + vs;
-  }
-}
-
-// q·k for G heads against one fp16 key, each exactly as dot_f16 sums it (four accumulators per head over steps
-// of 32, the same reduction, the tail in double); each chunk of k is converted from fp16 once for the G heads.
+// q·k for G heads against one fp16 key, each with q already fp16-rounded (as float) and summed in
+// ggml_vec_dot_f16's x86 order (four accumulators per head over steps of 32, the same reduction, the tail in
+// double); each chunk of k is converted from fp16 once for the G heads.
 template <int G>
 R1_AVX2_INLINE void dots_shared(const HeadState* const* st, const uint16_t* kj, int dk, float* out) {
   const int np = dk & ~31;
@@ -175,8 +124,8 @@ R1_AVX2_INLINE void attend_blocks_float(const AttentionParams& p, HeadState* con
   }
 }
 
-// G heads that share one KV head over keys [j0, j1), each exactly as attend_keys would do it alone: the same
-// operations per head in the same order, so the same bits. Sharing the work per key is what it gains: each
+// G heads that share one KV head over keys [j0, j1), each exactly as attention_ref's flash loop body with the
+// fp16 output accumulator (a short context) does it: the same operations per head in the same order. Sharing the work per key is what it gains: each
 // eight-element chunk of the key and of the value row is loaded and converted from fp16 once for the G heads
 // (MLA: all heads read the one latent row; grouped-query attention: a group's heads read one KV head).
 template <int G>
@@ -250,7 +199,7 @@ void walk_blocks(const AttentionParams& p, HeadState* heads, int n, int head_beg
           attend_keys_shared<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
           i += 2;
         } else {
-          attend_keys(p, heads[i], k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+          attend_keys_shared<1>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
           i += 1;
         }
       } else {
