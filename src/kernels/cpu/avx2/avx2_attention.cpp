@@ -179,6 +179,17 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
   }
 }
 
+// G heads sharing a KV head over keys [j0, j1) with the short context's fp16 accumulator or the long one's float.
+template <int G, bool kRound>
+R1_AVX2_INLINE void attend_group(const AttentionParams& p, HeadState* const* st, const uint8_t* k, uint64_t k_row_bytes,
+                                 const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {
+  if constexpr (kRound) {
+    attend_keys_shared<G>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+  } else {
+    attend_blocks_float<G>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+  }
+}
+
 // The keys in blocks of `block`, every head of the range over each block before the next: heads of one KV
 // head three at a time (twelve accumulators fill the registers), the rest one or two. kRound: the fp16 output
 // accumulator of a short context, else the float one (flash_fp16_accumulator).
@@ -191,29 +202,15 @@ void walk_blocks(const AttentionParams& p, HeadState* heads, int n, int head_beg
       const int hk = (head_begin + i) / group;
       const int left = std::min(n - i, (hk + 1) * group - (head_begin + i));
       HeadState* st[3] = {&heads[i], left > 1 ? &heads[i + 1] : nullptr, left > 2 ? &heads[i + 2] : nullptr};
-      if constexpr (kRound) {
-        if (left >= 3) {
-          attend_keys_shared<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 3;
-        } else if (left == 2) {
-          attend_keys_shared<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 2;
-        } else {
-          attend_keys_shared<1>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 1;
-        }
+      const int g = std::min(left, 3);
+      if (g == 3) {
+        attend_group<3, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
+      } else if (g == 2) {
+        attend_group<2, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
       } else {
-        if (left >= 3) {
-          attend_blocks_float<3>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 3;
-        } else if (left == 2) {
-          attend_blocks_float<2>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 2;
-        } else {
-          attend_blocks_float<1>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
-          i += 1;
-        }
+        attend_group<1, kRound>(p, st, k, k_row_bytes, v, v_row_bytes, hk, j0, j1);
       }
+      i += g;
     }
   }
 }
