@@ -10,7 +10,7 @@ void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, f
   if (kernels_ != nullptr) {
     // Activations are quantized once; threads then stream distinct row ranges of the weights.
     CpuActivations act;
-    kernels_->quantize_activations(w.type, x, n_tokens, w.cols, act);
+    kernels_->quantize_activations(w.type, x, n_tokens, w.cols, act, pool_);
     if (pool_ == nullptr || pool_->size() == 1) {
       kernels_->matmul(w, act, y, 0, w.rows);
       return;
@@ -31,15 +31,33 @@ void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, f
 
 void CpuBackend::get_row(const WeightView& w, int64_t r, float* dst) { weight_row_ref(w, r, dst); }
 
+// Rows (and, below, elements) are independent: split over the pool once there is enough work to pay for it.
 void CpuBackend::rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) {
-  for (int64_t r = 0; r < n_rows; ++r) rms_norm_ref(x + r * n, weight, y + r * n, n, eps);
+  if (pool_ == nullptr || pool_->size() == 1 || n_rows < 2) {
+    for (int64_t r = 0; r < n_rows; ++r) rms_norm_ref(x + r * n, weight, y + r * n, n, eps);
+    return;
+  }
+  pool_->parallel_range(static_cast<size_t>(n_rows), 1, [&](size_t begin, size_t end, int) {
+    for (auto r = static_cast<int64_t>(begin); r < static_cast<int64_t>(end); ++r) {
+      rms_norm_ref(x + r * n, weight, y + r * n, n, eps);
+    }
+  });
 }
 
 void CpuBackend::rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) {
   rope_ref(x, n_heads, head_dim, pos, p);
 }
 
-void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) { swiglu_ref(gate, up, out, n); }
+void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) {
+  constexpr int64_t kMinChunk = 16384;
+  if (pool_ == nullptr || pool_->size() == 1 || n < 2 * kMinChunk) {
+    swiglu_ref(gate, up, out, n);
+    return;
+  }
+  pool_->parallel_range(static_cast<size_t>(n), kMinChunk, [&](size_t begin, size_t end, int) {
+    swiglu_ref(gate + begin, up + begin, out + begin, static_cast<int64_t>(end - begin));
+  });
+}
 
 // Heads are independent: threads take whole heads (the same arithmetic as one thread, so the same bits).
 void CpuBackend::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,

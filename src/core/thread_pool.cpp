@@ -91,7 +91,8 @@ void ThreadPool::parallel_range(size_t n, size_t min_chunk,
   min_chunk = std::max<size_t>(1, min_chunk);
   // A few chunks per thread balance uneven work without paying much per chunk.
   const size_t target_chunks = static_cast<size_t>(n_threads_) * 4;
-  const size_t chunk = std::max(min_chunk, (n + target_chunks - 1) / target_chunks);
+  const size_t even = (n + target_chunks - 1) / target_chunks;
+  const size_t chunk = std::max<size_t>(1, (even + min_chunk - 1) / min_chunk) * min_chunk;
   const size_t n_chunks = (n + chunk - 1) / chunk;
   parallel_for(n_chunks, [&](size_t c, int thread) {
     const size_t begin = c * chunk;

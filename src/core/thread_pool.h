@@ -30,7 +30,8 @@ class ThreadPool {
   // thread is in [0, size()) and identifies the executing thread (for per-thread scratch buffers).
   void parallel_for(size_t n_tasks, const std::function<void(size_t task, int thread)>& fn);
 
-  // Splits [0, n) into contiguous chunks of at least min_chunk items: fn(begin, end, thread).
+  // Splits [0, n) into contiguous chunks whose sizes are multiples of min_chunk (the last one excepted):
+  // fn(begin, end, thread). Kernels that work on groups of rows keep whole groups that way.
   void parallel_range(size_t n, size_t min_chunk, const std::function<void(size_t begin, size_t end, int thread)>& fn);
 
  private:

@@ -41,6 +41,8 @@ TEST(ThreadPool, RangeCoversEveryIndexOnce) {
   for (size_t n : {1u, 5u, 97u, 10000u}) {
     std::vector<std::atomic<int>> hits(n);
     pool.parallel_range(n, 8, [&](size_t begin, size_t end, int) {
+      EXPECT_EQ(begin % 8, 0u);  // whole groups of min_chunk, only the last chunk short
+      EXPECT_TRUE((end - begin) % 8 == 0 || end == n);
       for (size_t i = begin; i < end; ++i) hits[i]++;
     });
     for (size_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1);

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "half.h"
 #include "quant_row.h"
+#include "thread_pool.h"
 
 namespace r1 {
 namespace {
@@ -88,25 +89,15 @@ bool CpuKernels::supports(GgmlType weight_type) {
 
 bool CpuKernels::has_kernel(GgmlType weight_type) const { return table_->find(weight_type) != nullptr; }
 
-void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int64_t n_tokens, int64_t cols,
-                                      CpuActivations& out) const {
-  R1_CHECK(supports(weight_type), "no CPU matmul for this weight type");
-  const GgmlType act = activation_type_for(weight_type);
-  out.weight_type = weight_type;
-  out.type = act;
-  out.cols = cols;
-  out.n_tokens = n_tokens;
-  switch (act) {
-    case GgmlType::kQ8_0: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_0Bytes; break;
-    case GgmlType::kQ8_1: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_1Bytes; break;
-    case GgmlType::kQ8_K: R1_CHECK(cols % 256 == 0); out.row_bytes = cols / 256 * cpu::kQ8_KBytes; break;
-    default: R1_CHECK(is_float_type(act)); out.row_bytes = static_cast<uint64_t>(cols) * sizeof(float); break;
-  }
-  out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
-  for (int64_t t = 0; t < n_tokens; ++t) {
+namespace {
+
+// Activation rows [t_begin, t_end) of out (sized by quantize_activations).
+void quantize_activation_rows(const float* x, CpuActivations& out, int64_t t_begin, int64_t t_end) {
+  const int64_t cols = out.cols;
+  for (int64_t t = t_begin; t < t_end; ++t) {
     const float* xt = x + t * cols;
     uint8_t* dst = out.data.data() + t * out.row_bytes;
-    switch (act) {
+    switch (out.type) {
       case GgmlType::kQ8_0: quantize_row_q8_0_activations(xt, dst, cols); break;
       case GgmlType::kQ8_1: quantize_row_q8_1_activations(xt, dst, cols); break;
       case GgmlType::kQ8_K: quantize_row_q8_k_activations(xt, dst, cols); break;
@@ -124,6 +115,32 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
         break;
       default: std::memcpy(dst, xt, out.row_bytes); break;
     }
+  }
+}
+
+}  // namespace
+
+void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int64_t n_tokens, int64_t cols,
+                                      CpuActivations& out, ThreadPool* pool) const {
+  R1_CHECK(supports(weight_type), "no CPU matmul for this weight type");
+  const GgmlType act = activation_type_for(weight_type);
+  out.weight_type = weight_type;
+  out.type = act;
+  out.cols = cols;
+  out.n_tokens = n_tokens;
+  switch (act) {
+    case GgmlType::kQ8_0: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_0Bytes; break;
+    case GgmlType::kQ8_1: R1_CHECK(cols % 32 == 0); out.row_bytes = cols / 32 * cpu::kQ8_1Bytes; break;
+    case GgmlType::kQ8_K: R1_CHECK(cols % 256 == 0); out.row_bytes = cols / 256 * cpu::kQ8_KBytes; break;
+    default: R1_CHECK(is_float_type(act)); out.row_bytes = static_cast<uint64_t>(cols) * sizeof(float); break;
+  }
+  out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
+  if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
+    pool->parallel_range(static_cast<size_t>(n_tokens), 1, [&](size_t begin, size_t end, int) {
+      quantize_activation_rows(x, out, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+    });
+  } else {
+    quantize_activation_rows(x, out, 0, n_tokens);
   }
   out.decoded.clear();
   if (cpu::scalar_table().find(weight_type) == nullptr) {

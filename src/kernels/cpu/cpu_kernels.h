@@ -19,6 +19,7 @@ struct CpuFeatures;
 namespace cpu {
 struct KernelTable;
 }
+class ThreadPool;
 
 enum class CpuIsa { kScalar, kAvx2, kAvx512 };
 std::string_view cpu_isa_name(CpuIsa isa);
@@ -55,9 +56,10 @@ class CpuKernels {
   static bool supports(GgmlType weight_type);
   bool has_kernel(GgmlType weight_type) const;
 
-  // x: [n_tokens, cols] row-major, cols a multiple of the weight type's block size.
+  // x: [n_tokens, cols] row-major, cols a multiple of the weight type's block size. With a pool, the
+  // tokens are quantized in parallel (the same bits: each row is quantized on its own).
   void quantize_activations(GgmlType weight_type, const float* x, int64_t n_tokens, int64_t cols,
-                            CpuActivations& out) const;
+                            CpuActivations& out, ThreadPool* pool = nullptr) const;
 
   // y[t, r] for rows [row_begin, row_end): y: [n_tokens, w.rows] row-major. act must come from
   // quantize_activations for w.type and w.cols.

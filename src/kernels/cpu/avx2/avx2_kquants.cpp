@@ -1,5 +1,7 @@
 // AVX2 unpacking of the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and IQ4_XS; the dot-product loop is
 // super_tile in avx2_common.h. Layouts: quant_blocks.h; decode formulas: src/quant/quant_k.cpp, quant_iq4.cpp.
+#include <vector>
+
 #include "avx2_common.h"
 
 namespace r1::cpu {
@@ -171,9 +173,182 @@ R1_AVX2_INLINE float q4k_row(int64_t nb, const uint8_t* w, const uint8_t* a) {
   return _mm_cvtss_f32(_mm_sub_ss(acc, _mm_movehdup_ps(acc)));
 }
 
+// ---- Q4_K, eight rows at a time (prompts)
+// llama.cpp multiplies prompt tokens four at a time against Q4_K rows it repacked eight at a time at load. r1
+// packs each group of eight rows into a like interleave on the fly, per call, into a per-thread buffer that
+// every token of the call then reuses: each int32 lane of a vector belongs to one row, so the rounding per 64
+// elements that llama.cpp's order needs is one vector conversion and multiply-add per eight rows, with no
+// horizontal sums, and the file's layout stays as it is (decode streams it unchanged; nothing is doubled).
+struct Q4KRows8 {
+  __m256i qs[32];  // [chunk c][word i]: lane r = bytes 4i..4i+3 of the 32-byte chunk c of row r's codes
+  __m256i sc[8];   // sub-block j: lane r = scale j of row r, in both int16 halves
+  __m256i mn[4];   // span k: lane r = mins 2k (low int16) and 2k + 1 (high int16) of row r
+  __m256 d, dmin;
+};
+
+// Rows in, columns out: v[i] lane r becomes v[r] lane i (eight rows of eight int32).
+R1_AVX2_INLINE void transpose8_epi32(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+    v[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+  }
+}
+
+void pack_q4k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q4KRows8* out) {
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    Q4KRows8& o = out[ib];
+    alignas(32) int32_t sc[8][8], mn[4][8];
+    alignas(32) float d[8], dmin[8];
+    for (int r = 0; r < 8; ++r) {
+      const uint8_t* b = w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes);
+      uint8_t s8[8], m8[8];
+      unpack_k4_scales(b + 4, s8, m8);
+      for (int j = 0; j < 8; ++j) sc[j][r] = s8[j] * 0x10001;
+      for (int k = 0; k < 4; ++k) mn[k][r] = m8[2 * k] | m8[2 * k + 1] << 16;
+      d[r] = f16_at(b);
+      dmin[r] = f16_at(b + 2);
+    }
+    for (int j = 0; j < 8; ++j) o.sc[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[j]));
+    for (int k = 0; k < 4; ++k) o.mn[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mn[k]));
+    o.d = _mm256_load_ps(d);
+    o.dmin = _mm256_load_ps(dmin);
+    for (int c = 0; c < 4; ++c) {
+      __m256i v[8];
+      for (int r = 0; r < 8; ++r) v[r] = loadu256(w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes) + 16 + 32 * c);
+      transpose8_epi32(v);
+      for (int i = 0; i < 8; ++i) o.qs[8 * c + i] = v[i];
+    }
+  }
+}
+
+R1_AVX2_INLINE __m256i bcast32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Eight packed rows against NT tokens; y[t * y_stride + r] for r < 8. kPerSpan: llama.cpp's four-token kernel
+// (one rounding per 64 elements); otherwise its one-token kernel (one per super-block), as dot_q4_k_llama_order.
+// The code × activation pair sums of a sub-block add up in int16: eight of them are at most 8 × 2 × 15 × 128.
+inline constexpr int kSpanAt[4] = {0, 1, 4, 5};
+
+template <int NT, bool kPerSpan>
+R1_AVX2_INLINE void q4k_rows8_tile(const Q4KRows8* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
+                                   int64_t y_stride) {
+  const __m256i m4 = mask8(0x0F);
+  __m256 acc[NT], accm[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const Q4KRows8& b = w[ib];
+    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    __m256 dd[NT], dm[NT];
+    alignas(32) int32_t bs[NT][8];  // span k: the activation sums of its two sub-blocks as int16, at kSpanAt[k]
+    __m256i isum[NT], imin[NT];
+    for (int t = 0; t < NT; ++t) {
+      const __m256 da = _mm256_set1_ps(load_f32(ab + t * a_stride));
+      dd[t] = _mm256_mul_ps(b.d, da);
+      dm[t] = _mm256_mul_ps(b.dmin, da);
+      // Sums per 32 (int32, |s| <= 32 * 128), packed back to int16 within each 128-bit lane: span k's pair is
+      // int32 number k % 2 of lane k / 2.
+      const __m256i s32 = _mm256_madd_epi16(loadu256(ab + t * a_stride + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
+      _mm256_store_si256(reinterpret_cast<__m256i*>(bs[t]), _mm256_packs_epi32(s32, s32));
+      isum[t] = imin[t] = _mm256_setzero_si256();
+    }
+#pragma GCC unroll 1
+    for (int k = 0; k < 4; ++k) {
+      // Low nibbles (sub-block 2k) and high nibbles (2k + 1) in two passes: with both at once the sixteen
+      // registers do not hold the accumulators of four tokens, and a spilled one costs more than a reload.
+      __m256i lo_s[NT], hi_s[NT];
+      for (int t = 0; t < NT; ++t) lo_s[t] = hi_s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+      for (int i = 0; i < 8; ++i) {
+        const __m256i lo = _mm256_and_si256(_mm256_load_si256(&b.qs[8 * k + i]), m4);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 4 * i;
+          lo_s[t] = _mm256_add_epi16(lo_s[t], _mm256_maddubs_epi16(lo, bcast32(q)));
+        }
+      }
+#pragma GCC unroll 2
+      for (int i = 0; i < 8; ++i) {
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(_mm256_load_si256(&b.qs[8 * k + i]), 4), m4);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 32 + 4 * i;
+          hi_s[t] = _mm256_add_epi16(hi_s[t], _mm256_maddubs_epi16(hi, bcast32(q)));
+        }
+      }
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo_s[t], b.sc[2 * k]), _mm256_madd_epi16(hi_s[t], b.sc[2 * k + 1]));
+        const __m256i m = _mm256_madd_epi16(b.mn[k], _mm256_set1_epi32(bs[t][kSpanAt[k]]));
+        if constexpr (kPerSpan) {
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd[t], acc[t]);
+          accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), dm[t], accm[t]);
+        } else {
+          isum[t] = _mm256_add_epi32(isum[t], s);
+          imin[t] = _mm256_add_epi32(imin[t], m);
+        }
+      }
+    }
+    if constexpr (!kPerSpan) {
+      for (int t = 0; t < NT; ++t) {
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
+        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dm[t], accm[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
+}
+
+// Drives a kernel over rows packed eight at a time: P::Packed (one super-block of eight rows),
+// P::pack(w, w_stride, nb, out) and P::tile<NT, kGrouped>(packed, nb, a, a_stride, y, y_stride). Packing costs
+// about as much as one token's products, so calls with fewer than four tokens (decode) and the last
+// n_rows % 8 rows go to rest(row, token_begin, token_end) on the file's layout instead.
+template <class P, class Rest>
+R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
+  const int64_t nb = a.n / 256;
+  int64_t r = 0;
+  if (a.n_tokens >= 4) {
+    thread_local std::vector<typename P::Packed> packed;
+    if (packed.size() < static_cast<size_t>(nb)) packed.resize(static_cast<size_t>(nb));
+    const int64_t grouped = a.n_tokens - a.n_tokens % 4;
+    for (; r + 8 <= a.n_rows; r += 8) {
+      P::pack(a.w + r * a.w_stride, a.w_stride, nb, packed.data());
+      for (int64_t t = 0; t < grouped; t += 4) {
+        P::template tile<4, true>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+      }
+      for (int64_t t = grouped; t < a.n_tokens; ++t) {
+        P::template tile<1, false>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+      }
+    }
+  }
+  for (; r < a.n_rows; ++r) rest(r);
+}
+
+struct Q4KRows8Kernel {
+  using Packed = Q4KRows8;
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q4k_rows8(w, w_stride, nb, out); }
+  template <int NT, bool kGrouped>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
+    q4k_rows8_tile<NT, kGrouped>(w, nb, a, a_stride, y, y_stride);
+  }
+};
+
 void dot_q4k(const DotArgs& a) noexcept {
   const int64_t nb = a.n / 256;
-  for (int64_t r = 0; r < a.n_rows; ++r) {
+  dot_rows8<Q4KRows8Kernel>(a, [&](int64_t r) {
     const uint8_t* w = a.w + r * a.w_stride;
     for (int64_t t = 0; t < a.grouped_tokens; t += 4) {
       q4k_tile(nb, w, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
@@ -181,7 +356,7 @@ void dot_q4k(const DotArgs& a) noexcept {
     for (int64_t t = a.grouped_tokens; t < a.n_tokens; ++t) {
       a.y[t * a.y_stride + r] = q4k_row(nb, w, a.a + t * a.a_stride);
     }
-  }
+  });
 }
 
 // Q5_K: {d, dmin, scales[12], qh[32], qs[128]}; as Q4_K plus a fifth bit (bit j of qh for chunk j).
@@ -227,6 +402,102 @@ struct Q6K {
   }
 };
 
+// Q6_K, eight rows at a time (prompts; see Q4KRows8): the 6-bit codes unpacked to bytes at packing, so the
+// token loop only loads them. A pair of code × activation pair sums fits int16 (2 × 2 × 63 × 128); each pair
+// goes through its 16-element scale at once. The -32 offset is taken off in integers (scale × 32 × the
+// activations' sums per 16), and each row's super-block total is rounded once: llama.cpp's Q6_K also
+// subtracts in integers, but keeps eight float lanes per row.
+struct Q6KRows8 {
+  __m256i q[64];   // [chunk j][word i]: lane r = codes 32j + 4i .. 32j + 4i + 3 of row r, one byte each
+  __m256i sc[16];  // group m of 16: lane r = scale m of row r in both int16 halves
+  __m256i off[8];  // groups 2p, 2p + 1: lane r = 32 × their scales as int16
+  __m256 d;
+};
+
+void pack_q6k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q6KRows8* out) {
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    Q6KRows8& o = out[ib];
+    alignas(32) int32_t sc[16][8], off[8][8];
+    alignas(32) float d[8];
+    const uint8_t* blk[8];
+    for (int r = 0; r < 8; ++r) {
+      blk[r] = w + r * w_stride + ib * static_cast<int64_t>(Q6K::kBytes);
+      const auto* s8 = reinterpret_cast<const int8_t*>(blk[r] + 192);
+      for (int m = 0; m < 16; ++m) sc[m][r] = static_cast<int32_t>(static_cast<uint16_t>(s8[m]) * 0x10001u);
+      for (int p = 0; p < 8; ++p) {
+        off[p][r] = static_cast<int32_t>(static_cast<uint16_t>(32 * s8[2 * p]) | static_cast<uint32_t>(static_cast<uint16_t>(32 * s8[2 * p + 1])) << 16);
+      }
+      d[r] = f16_at(blk[r] + 208);
+    }
+    for (int m = 0; m < 16; ++m) o.sc[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[m]));
+    for (int p = 0; p < 8; ++p) o.off[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(off[p]));
+    o.d = _mm256_load_ps(d);
+    Q6K::Prep unused;
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      __m256i v[8];
+      for (int r = 0; r < 8; ++r) v[r] = Q6K::chunk(blk[r], unused, j).u;
+      transpose8_epi32(v);
+      for (int i = 0; i < 8; ++i) o.q[8 * j + i] = v[i];
+    }
+  }
+}
+
+template <int NT, bool>
+R1_AVX2_INLINE void q6k_rows8_tile(const Q6KRows8* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
+                                   int64_t y_stride) {
+  __m256 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const Q6KRows8& b = w[ib];
+    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    __m256i isum[NT];
+    for (int t = 0; t < NT; ++t) {
+      // The offset first: lane r = sum over the 16 groups of 32 × scale × the activations' sum.
+      const uint8_t* bs = ab + t * a_stride + kQ8_KBsumsOffset;
+      __m256i o = _mm256_setzero_si256();
+      for (int p = 0; p < 8; ++p) o = _mm256_add_epi32(o, _mm256_madd_epi16(b.off[p], bcast32(bs + 4 * p)));
+      isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), o);
+    }
+#pragma GCC unroll 1
+    for (int m = 0; m < 16; ++m) {
+      const __m256i c0 = _mm256_load_si256(&b.q[4 * m]), c1 = _mm256_load_si256(&b.q[4 * m + 1]);
+      const __m256i c2 = _mm256_load_si256(&b.q[4 * m + 2]), c3 = _mm256_load_si256(&b.q[4 * m + 3]);
+#pragma GCC unroll 4
+      for (int t = 0; t < NT; ++t) {
+        const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 16 * m;
+        const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, bcast32(q)), _mm256_maddubs_epi16(c1, bcast32(q + 4)));
+        const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(c2, bcast32(q + 8)), _mm256_maddubs_epi16(c3, bcast32(q + 12)));
+        isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(s01, b.sc[m]), _mm256_madd_epi16(s23, b.sc[m])));
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      const __m256 dd = _mm256_mul_ps(b.d, _mm256_set1_ps(load_f32(ab + t * a_stride)));
+      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd, acc[t]);
+    }
+  }
+  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+}
+
+struct Q6KRows8Kernel {
+  using Packed = Q6KRows8;
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q6k_rows8(w, w_stride, nb, out); }
+  template <int NT, bool kGrouped>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
+    q6k_rows8_tile<NT, kGrouped>(w, nb, a, a_stride, y, y_stride);
+  }
+};
+
+void dot_q6k(const DotArgs& a) noexcept {
+  dot_rows8<Q6KRows8Kernel>(a, [&](int64_t r) {
+    DotArgs one = a;
+    one.w = a.w + r * a.w_stride;
+    one.n_rows = 1;
+    one.y = a.y + r;
+    dot_super<Q6K>(one);
+  });
+}
+
 // IQ4_XS: {d, scales_h, scales_l[4], qs[128]}; w = d * (ls - 32) * kIq4NlValues[q].
 struct Iq4Xs {
   static constexpr size_t kBytes = sizeof(BlockIq4Xs);
@@ -262,7 +533,7 @@ void avx2::register_kquants(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kQ3_K)] = dot_super<Q3K>;
   t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = dot_q4k;
   t.dot[static_cast<size_t>(GgmlType::kQ5_K)] = dot_super<Q5K>;
-  t.dot[static_cast<size_t>(GgmlType::kQ6_K)] = dot_super<Q6K>;
+  t.dot[static_cast<size_t>(GgmlType::kQ6_K)] = dot_q6k;
   t.dot[static_cast<size_t>(GgmlType::kIQ4_XS)] = dot_super<Iq4Xs>;
 }
 
