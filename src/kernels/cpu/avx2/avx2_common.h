@@ -13,6 +13,9 @@
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
 
+
+
+#define R1_PF 192
 #define R1_AVX2_INLINE inline __attribute__((always_inline))
 
 namespace r1::cpu {
@@ -30,6 +33,15 @@ R1_AVX2_INLINE float f16_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
+}
+
+// Decode streams each weight row once from DRAM, and the hardware prefetcher alone leaves bandwidth unused:
+// one-token kernels also ask for the bytes kPrefetchAhead further on. Measured on R1-Distill-Qwen-1.5B Q8_0,
+// 2 threads: 18.3 GB/s without, 20.4 at 2 KiB ahead, 20.1 at 3 KiB, 18.2 at 4 KiB (machine: 24.7).
+inline constexpr int64_t kPrefetchAhead = 2048;
+template <size_t kBytes>
+R1_AVX2_INLINE void prefetch_ahead(const uint8_t* p) {
+  for (size_t o = 0; o < kBytes; o += 64) _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchAhead + o), _MM_HINT_T0);
 }
 
 R1_AVX2_INLINE float hsum(__m256 v) {
@@ -124,6 +136,7 @@ R1_AVX2_INLINE void super_tile(int64_t nb, const uint8_t* w, const uint8_t* a, u
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* blk = w + ib * static_cast<int64_t>(T::kBytes);
     const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+    if constexpr (NT == 1) prefetch_ahead<T::kBytes>(blk);
     typename T::Prep p;
     T::prepare(blk, p);
     __m256i isum[NT];
@@ -217,6 +230,7 @@ R1_AVX2_INLINE void block32_tile(int64_t nb, const uint8_t* w, uint64_t w_stride
     }
   }
   for (int64_t ib = 0; ib < nb; ++ib) {
+    if constexpr (NR == 1 && NT == 1) prefetch_ahead<T::kBytes>(w + ib * static_cast<int64_t>(T::kBytes));
     Chunk c[NR];
     float dw[NR], mw[NR];
     for (int r = 0; r < NR; ++r) T::load(w + r * w_stride + ib * static_cast<int64_t>(T::kBytes), c[r], dw[r], mw[r]);
@@ -239,7 +253,7 @@ R1_AVX2_INLINE void block32_tile(int64_t nb, const uint8_t* w, uint64_t w_stride
 template <class T>
 void dot_block32(const DotArgs& a) noexcept {
   const int64_t nb = a.n / 32;
-  for_tiles<2, 4>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
+  for_tiles<2, 1>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
     block32_tile<T, NR, NT>(nb, a.w + r * a.w_stride, a.w_stride, a.a + t0 * a.a_stride, a.a_stride,
                             a.y + t0 * a.y_stride + r, a.y_stride);
   });
@@ -279,6 +293,7 @@ R1_AVX2_INLINE void float_tile(int64_t n, const uint8_t* w, const uint8_t* a, ui
   for (int t = 0; t < NT; ++t) x[t] = reinterpret_cast<const float*>(a + t * a_stride);
   int64_t i = 0;
   for (; i + 8 * U <= n; i += 8 * U) {
+    if constexpr (NT == 1) prefetch_ahead<8 * U * (K == GgmlType::kF32 ? 4 : 2)>(w + i * (K == GgmlType::kF32 ? 4 : 2));
     for (int u = 0; u < U; ++u) {
       const __m256 wv = load8<K>(w, i + 8 * u);
       for (int t = 0; t < NT; ++t) acc[t][u] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x[t] + i + 8 * u), acc[t][u]);

@@ -157,6 +157,7 @@ R1_AVX2_INLINE float q4k_row(int64_t nb, const uint8_t* w, const uint8_t* a) {
   __m128 acc = _mm_setzero_ps();
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* blk = w + ib * static_cast<int64_t>(Q4K::kBytes);
+    prefetch_ahead<Q4K::kBytes>(blk);
     const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
     SuperPrep p;
     prepare_k4(blk, p);
