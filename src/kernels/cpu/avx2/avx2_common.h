@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
@@ -211,6 +212,62 @@ struct SuperFromScalar {
   }
 };
 
+// ---- rows packed eight at a time (prompts)
+// For several tokens, each call packs its weight rows eight at a time into a per-thread buffer that every
+// token of the call then reuses, laid out so that each int32 lane of a vector belongs to one row: a 4-byte
+// group of activations is broadcast to all lanes, and the sums per row need no horizontal reduction.
+
+R1_AVX2_INLINE __m256i bcast32(const uint8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm256_set1_epi32(v);
+}
+
+// Rows in, columns out: v[i] lane r becomes v[r] lane i (eight rows of eight int32).
+R1_AVX2_INLINE void transpose8_epi32(__m256i v[8]) {
+  __m256i t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
+    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
+    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
+    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
+    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    v[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
+    v[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
+  }
+}
+
+// Drives a kernel over rows packed eight at a time: P::Packed (one block of eight rows, P::kBlock elements
+// each), P::pack(w, w_stride, nb, out) and P::tile<NT, kGrouped>(packed, nb, a, a_stride, y, y_stride), where
+// kGrouped marks the first n - n % 4 tokens (Q4_K rounds differently there). Packing costs
+// about as much as one token's products, so calls with fewer than four tokens (decode) and the last
+// n_rows % 8 rows go to rest(row, token_begin, token_end) on the file's layout instead.
+template <class P, class Rest>
+R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
+  const int64_t nb = a.n / P::kBlock;
+  int64_t r = 0;
+  if (a.n_tokens >= 4) {
+    thread_local std::vector<typename P::Packed> packed;
+    if (packed.size() < static_cast<size_t>(nb)) packed.resize(static_cast<size_t>(nb));
+    const int64_t grouped = a.n_tokens - a.n_tokens % 4;
+    for (; r + 8 <= a.n_rows; r += 8) {
+      P::pack(a.w + r * a.w_stride, a.w_stride, nb, packed.data());
+      for (int64_t t = 0; t < grouped; t += 4) {
+        P::template tile<4, true>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+      }
+      for (int64_t t = grouped; t < a.n_tokens; ++t) {
+        P::template tile<1, false>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+      }
+    }
+  }
+  for (; r < a.n_rows; ++r) rest(r);
+}
+
 // ---- blocks of 32 against Q8_0 / Q8_1
 // T: static constexpr size_t kBytes; static constexpr Codes kCodes; static constexpr bool kQ8_1;
 // static void load(const uint8_t* block, Chunk&, float& d, float& m).
@@ -250,13 +307,87 @@ R1_AVX2_INLINE void block32_tile(int64_t nb, const uint8_t* w, uint64_t w_stride
   }
 }
 
+// The signed 32-element formats for prompts, eight rows at a time (dot_rows8), in llama.cpp's order
+// (Block32LlamaSum) and so with the same bits as block32_tile: word i of a block (codes 4i .. 4i + 3, decoded
+// to int8 at packing, their magnitudes too) gives, for eight rows at once, the integer sum that is lane i of
+// the one-row kernel; it goes into accumulator i with that kernel's multiply-add, and the eight accumulators
+// are added in its horizontal order at the end. What packing saves is the per-row work: the scales' products
+// are one vector multiply per block and token, the activation groups one broadcast for eight rows.
+template <class T>
+struct Block32Rows8Kernel {
+  struct Packed {
+    __m256i q[8];  // word i: lane r = codes 4i .. 4i + 3 of row r
+    __m256i u[8];  // their magnitudes
+    __m256 d;
+  };
+  static constexpr int64_t kBlock = 32;
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      __m256i v[8];
+      alignas(32) float d[8];
+      for (int r = 0; r < 8; ++r) {
+        Chunk c;
+        float m;
+        T::load(w + r * w_stride + ib * static_cast<int64_t>(T::kBytes), c, d[r], m);
+        v[r] = c.s;
+      }
+      transpose8_epi32(v);
+      for (int i = 0; i < 8; ++i) {
+        out[ib].q[i] = v[i];
+        out[ib].u[i] = _mm256_abs_epi8(v[i]);
+      }
+      out[ib].d = _mm256_load_ps(d);
+    }
+  }
+  // One token at a time: its eight accumulators fill the registers.
+  template <int NT, bool>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
+                                  int64_t y_stride) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* at = a + t * a_stride;
+      __m256 acc[8];
+      for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+      for (int64_t ib = 0; ib < nb; ++ib) {
+        const uint8_t* ab = at + ib * static_cast<int64_t>(kQ8_0Bytes);
+        const __m256 dd = _mm256_mul_ps(w[ib].d, _mm256_set1_ps(f16_at(ab)));
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) {
+          const __m256i sa = _mm256_sign_epi8(bcast32(ab + 2 + 4 * i), _mm256_load_si256(&w[ib].q[i]));
+          const __m256i sum = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_load_si256(&w[ib].u[i]), sa), ones);
+          acc[i] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(sum), acc[i]);
+        }
+      }
+      const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
+      const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
+      _mm256_storeu_ps(y + t * y_stride, _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)));
+    }
+  }
+};
+
 template <class T>
 void dot_block32(const DotArgs& a) noexcept {
   const int64_t nb = a.n / 32;
-  for_tiles<2, 1>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
-    block32_tile<T, NR, NT>(nb, a.w + r * a.w_stride, a.w_stride, a.a + t0 * a.a_stride, a.a_stride,
-                            a.y + t0 * a.y_stride + r, a.y_stride);
-  });
+  auto rows = [&](int64_t r0, int64_t n_rows) {
+    DotArgs part = a;
+    part.w = a.w + r0 * a.w_stride;
+    part.n_rows = n_rows;
+    part.y = a.y + r0;
+    for_tiles<2, 1>(part, [&]<int NR, int NT>(int64_t r, int64_t t0) {
+      block32_tile<T, NR, NT>(nb, part.w + r * a.w_stride, a.w_stride, a.a + t0 * a.a_stride, a.a_stride,
+                              part.y + t0 * a.y_stride + r, a.y_stride);
+    });
+  };
+  if constexpr (T::kCodes == Codes::kSigned && !T::kQ8_1) {
+    // Whole row groups packed for prompts; the rest (and decode) on the file's layout.
+    if (a.n_tokens >= 4) {
+      const int64_t packed_rows = a.n_rows - a.n_rows % 8;
+      dot_rows8<Block32Rows8Kernel<T>>(a, [](int64_t) {});
+      if (packed_rows < a.n_rows) rows(packed_rows, a.n_rows - packed_rows);
+      return;
+    }
+  }
+  rows(0, a.n_rows);
 }
 
 // ---- float rows (F32, F16, BF16 weights; activations are float32 rounded to the weight's format)

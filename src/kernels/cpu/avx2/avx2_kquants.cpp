@@ -1,7 +1,5 @@
 // AVX2 unpacking of the K-quants (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K) and IQ4_XS; the dot-product loop is
 // super_tile in avx2_common.h. Layouts: quant_blocks.h; decode formulas: src/quant/quant_k.cpp, quant_iq4.cpp.
-#include <vector>
-
 #include "avx2_common.h"
 
 namespace r1::cpu {
@@ -187,25 +185,6 @@ struct Q4KRows8 {
   __m256 d, dmin;
 };
 
-// Rows in, columns out: v[i] lane r becomes v[r] lane i (eight rows of eight int32).
-R1_AVX2_INLINE void transpose8_epi32(__m256i v[8]) {
-  __m256i t[8], u[8];
-  for (int i = 0; i < 8; i += 2) {
-    t[i] = _mm256_unpacklo_epi32(v[i], v[i + 1]);
-    t[i + 1] = _mm256_unpackhi_epi32(v[i], v[i + 1]);
-  }
-  for (int i = 0; i < 8; i += 4) {
-    u[i] = _mm256_unpacklo_epi64(t[i], t[i + 2]);
-    u[i + 1] = _mm256_unpackhi_epi64(t[i], t[i + 2]);
-    u[i + 2] = _mm256_unpacklo_epi64(t[i + 1], t[i + 3]);
-    u[i + 3] = _mm256_unpackhi_epi64(t[i + 1], t[i + 3]);
-  }
-  for (int i = 0; i < 4; ++i) {
-    v[i] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x20);
-    v[i + 4] = _mm256_permute2x128_si256(u[i], u[i + 4], 0x31);
-  }
-}
-
 void pack_q4k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q4KRows8* out) {
   for (int64_t ib = 0; ib < nb; ++ib) {
     Q4KRows8& o = out[ib];
@@ -233,11 +212,6 @@ void pack_q4k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q4KRows8* o
   }
 }
 
-R1_AVX2_INLINE __m256i bcast32(const uint8_t* p) {
-  int32_t v;
-  std::memcpy(&v, p, 4);
-  return _mm256_set1_epi32(v);
-}
 
 // Eight packed rows against NT tokens; y[t * y_stride + r] for r < 8. kPerSpan: llama.cpp's four-token kernel
 // (one rounding per 64 elements); otherwise its one-token kernel (one per super-block), as dot_q4_k_llama_order.
@@ -313,33 +287,9 @@ R1_AVX2_INLINE void q4k_rows8_tile(const Q4KRows8* w, int64_t nb, const uint8_t*
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
 }
 
-// Drives a kernel over rows packed eight at a time: P::Packed (one super-block of eight rows),
-// P::pack(w, w_stride, nb, out) and P::tile<NT, kGrouped>(packed, nb, a, a_stride, y, y_stride). Packing costs
-// about as much as one token's products, so calls with fewer than four tokens (decode) and the last
-// n_rows % 8 rows go to rest(row, token_begin, token_end) on the file's layout instead.
-template <class P, class Rest>
-R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
-  const int64_t nb = a.n / 256;
-  int64_t r = 0;
-  if (a.n_tokens >= 4) {
-    thread_local std::vector<typename P::Packed> packed;
-    if (packed.size() < static_cast<size_t>(nb)) packed.resize(static_cast<size_t>(nb));
-    const int64_t grouped = a.n_tokens - a.n_tokens % 4;
-    for (; r + 8 <= a.n_rows; r += 8) {
-      P::pack(a.w + r * a.w_stride, a.w_stride, nb, packed.data());
-      for (int64_t t = 0; t < grouped; t += 4) {
-        P::template tile<4, true>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
-      }
-      for (int64_t t = grouped; t < a.n_tokens; ++t) {
-        P::template tile<1, false>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
-      }
-    }
-  }
-  for (; r < a.n_rows; ++r) rest(r);
-}
-
 struct Q4KRows8Kernel {
   using Packed = Q4KRows8;
+  static constexpr int64_t kBlock = 256;
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q4k_rows8(w, w_stride, nb, out); }
   template <int NT, bool kGrouped>
   static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
@@ -482,6 +432,7 @@ R1_AVX2_INLINE void q6k_rows8_tile(const Q6KRows8* w, int64_t nb, const uint8_t*
 
 struct Q6KRows8Kernel {
   using Packed = Q6KRows8;
+  static constexpr int64_t kBlock = 256;
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q6k_rows8(w, w_stride, nb, out); }
   template <int NT, bool kGrouped>
   static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
