@@ -14,6 +14,16 @@ namespace r1 {
 
 class ThreadPool;
 
+// One query row of attention: q for every head, attending over the first n_kv rows of a cache (k, v), the
+// output for every head into out.
+struct AttentionRow {
+  const float* q;
+  const uint8_t* k;
+  const uint8_t* v;
+  int64_t n_kv;
+  float* out;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -27,8 +37,10 @@ class Backend {
   virtual void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) = 0;
   virtual void rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) = 0;
   virtual void swiglu(const float* gate, const float* up, float* out, int64_t n) = 0;
-  virtual void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
-                         const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) = 0;
+  // All query rows of a micro-batch in one call (one dispatch over the threads, not one per token); the rows'
+  // caches share the row strides.
+  virtual void attention(const AttentionParams& p, const AttentionRow* rows, int64_t n_rows, uint64_t k_row_bytes,
+                         uint64_t v_row_bytes) = 0;
 };
 
 // The CPU backend: matmuls through the kernels/cpu dispatch table (SIMD for the ISA chosen at start-up), or
@@ -45,8 +57,8 @@ class CpuBackend final : public Backend {
   void rms_norm(const float* x, const float* weight, float* y, int64_t n_rows, int64_t n, float eps) override;
   void rope(float* x, int n_heads, int head_dim, int64_t pos, const RopeParams& p) override;
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override;
-  void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes, const uint8_t* v,
-                 uint64_t v_row_bytes, int64_t n_kv, float* out) override;
+  void attention(const AttentionParams& p, const AttentionRow* rows, int64_t n_rows, uint64_t k_row_bytes,
+                 uint64_t v_row_bytes) override;
 
  private:
   ThreadPool* pool_;

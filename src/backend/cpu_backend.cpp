@@ -59,20 +59,32 @@ void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t 
   });
 }
 
-// Heads are independent: threads take whole heads (the same arithmetic as one thread, so the same bits).
-void CpuBackend::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
-                           const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out) {
-  auto heads = [&](int begin, int end) {
-    if (kernels_ != nullptr) kernels_->attention(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, begin, end);
-    else attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, begin, end);
+// Rows and heads are independent and each is computed the same way whichever thread takes it (the same bits):
+// a micro-batch spreads its rows over the threads (interleaved, which also evens out the causal triangle), a
+// single row (decoding) its heads.
+void CpuBackend::attention(const AttentionParams& p, const AttentionRow* rows, int64_t n_rows, uint64_t k_row_bytes,
+                           uint64_t v_row_bytes) {
+  auto run = [&](const AttentionRow& r, int begin, int end) {
+    if (kernels_ != nullptr) kernels_->attention(p, r.q, r.k, k_row_bytes, r.v, v_row_bytes, r.n_kv, r.out, begin, end);
+    else attention_ref(p, r.q, r.k, k_row_bytes, r.v, v_row_bytes, r.n_kv, r.out, begin, end);
   };
-  if (pool_ == nullptr || pool_->size() == 1 || p.n_head == 1) {
-    heads(0, p.n_head);
+  if (pool_ == nullptr || pool_->size() == 1) {
+    for (int64_t i = 0; i < n_rows; ++i) run(rows[i], 0, p.n_head);
     return;
   }
-  pool_->parallel_range(static_cast<size_t>(p.n_head), 1, [&](size_t begin, size_t end, int) {
-    heads(static_cast<int>(begin), static_cast<int>(end));
-  });
+  if (n_rows >= pool_->size()) {
+    pool_->parallel_for(static_cast<size_t>(n_rows), [&](size_t i, int) { run(rows[i], 0, p.n_head); });
+    return;
+  }
+  for (int64_t i = 0; i < n_rows; ++i) {
+    if (p.n_head == 1) {
+      run(rows[i], 0, 1);
+      continue;
+    }
+    pool_->parallel_range(static_cast<size_t>(p.n_head), 1, [&](size_t begin, size_t end, int) {
+      run(rows[i], static_cast<int>(begin), static_cast<int>(end));
+    });
+  }
 }
 
 }  // namespace r1

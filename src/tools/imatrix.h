@@ -43,9 +43,9 @@ class ImatrixCollector final : public Backend {
     inner_.rope(x, n_heads, head_dim, pos, p);
   }
   void swiglu(const float* gate, const float* up, float* out, int64_t n) override { inner_.swiglu(gate, up, out, n); }
-  void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes, const uint8_t* v,
-                 uint64_t v_row_bytes, int64_t n_kv, float* out) override {
-    inner_.attention(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out);
+  void attention(const AttentionParams& p, const AttentionRow* rows, int64_t n_rows, uint64_t k_row_bytes,
+                 uint64_t v_row_bytes) override {
+    inner_.attention(p, rows, n_rows, k_row_bytes, v_row_bytes);
   }
 
   // What was collected so far, entries for every weight matmul seen (chunk metadata left to the caller).

@@ -185,6 +185,7 @@ class LlamaLike final : public Model {
     std::vector<float> v(static_cast<size_t>(n * v_dim));         // [n, n_head_kv, head_dim_v]
     std::vector<float> qkv;                                       // [n, q_dim + k_dim + v_dim] (fused layout)
     std::vector<float> attn(static_cast<size_t>(n * o_dim));      // [n, n_head, head_dim_v]
+    std::vector<AttentionRow> attn_rows;                          // [n] query rows for be.attention
     std::vector<float> proj(static_cast<size_t>(n * c.n_embd));   // [n, n_embd]
     std::vector<float> gate(static_cast<size_t>(n * c.n_ff));     // [n, n_ff]
     std::vector<float> up(static_cast<size_t>(n * c.n_ff));       // [n, n_ff]
@@ -240,12 +241,14 @@ class LlamaLike final : public Model {
       trace("Vcur", il, v);
       // Causal attention over the sequence's cache, this ubatch's own keys included (read back through the
       // cache type, so prefilling equals decoding one token at a time).
+      attn_rows.resize(static_cast<size_t>(n));
       for (int64_t t = 0; t < n; ++t) {
         const int seq = b.seq_ids[start + t];
-        const int64_t pos = b.positions[start + t];
-        be.attention(ap, q.data() + t * q_dim, cache_->k_row(il, seq, 0), cache_->k_row_bytes(),
-                     cache_->v_row(il, seq, 0), cache_->v_row_bytes(), pos + 1, attn.data() + t * o_dim);
+        attn_rows[static_cast<size_t>(t)] = {q.data() + t * q_dim, cache_->k_row(il, seq, 0),
+                                             cache_->v_row(il, seq, 0), b.positions[start + t] + 1,
+                                             attn.data() + t * o_dim};
       }
+      be.attention(ap, attn_rows.data(), n, cache_->k_row_bytes(), cache_->v_row_bytes());
       trace("kqv_out", il, attn);
       be.matmul(l.wo, attn.data(), n, proj.data());
       for (size_t i = 0; i < x.size(); ++i) x[i] += proj[i];

@@ -90,12 +90,14 @@ void attend_absorbed(Backend& be, const MlaShape& s, const MlaWeights& w, const 
                            .k_type = run.cache_type,
                            .v_type = run.cache_type,
                            .flash = run.flash};
+  std::vector<AttentionRow> rows(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) {
     const int seq = b.seq_ids[start + static_cast<size_t>(tokens[static_cast<size_t>(i)])];
-    const uint8_t* rows = cache.row(layer, seq, 0);
-    be.attention(ap, qa.data() + i * s.n_head * qa_dim, rows, cache.row_bytes(), rows, cache.row_bytes(), position(i) + 1,
-                 lat.data() + i * s.n_head * r);
+    const uint8_t* latent = cache.row(layer, seq, 0);  // keys and values are the same latent rows
+    rows[static_cast<size_t>(i)] = {qa.data() + i * s.n_head * qa_dim, latent, latent, position(i) + 1,
+                                    lat.data() + i * s.n_head * r};
   }
+  be.attention(ap, rows.data(), m, cache.row_bytes(), cache.row_bytes());
 
   for (int hd = 0; hd < s.n_head; ++hd) {
     for (int64_t i = 0; i < m; ++i) {
@@ -178,15 +180,18 @@ void attend_expanded(Backend& be, const MlaShape& s, const MlaWeights& w, const 
   const uint64_t head_bytes = static_cast<uint64_t>(ctx) * static_cast<uint64_t>(head_k + s.head_v) * element;
   const uint64_t fit = (uint64_t{1} << 20) / std::max<uint64_t>(head_bytes, 1);
   const int block = static_cast<int>(std::min<uint64_t>(std::max<uint64_t>(fit, 2), static_cast<uint64_t>(s.n_head)));
+  std::vector<AttentionRow> queries;
   for (int h0 = 0; h0 < s.n_head; h0 += block) {
     AttentionParams part = ap;
     part.n_head = part.n_head_kv = std::min(block, s.n_head - h0);
+    queries.clear();
     for (int64_t t : span.tokens) {
       const int64_t pos = b.positions[start + static_cast<size_t>(t)];
-      be.attention(part, q + t * q_dim + h0 * head_k, keys.data() + h0 * head_k * element, k_row_bytes,
-                   values.data() + static_cast<uint64_t>(h0) * s.head_v * element, v_row_bytes, pos + 1,
-                   o + t * s.n_head * s.head_v + static_cast<int64_t>(h0) * s.head_v);
+      queries.push_back({q + t * q_dim + h0 * head_k, keys.data() + h0 * head_k * element,
+                      values.data() + static_cast<uint64_t>(h0) * s.head_v * element, pos + 1,
+                      o + t * s.n_head * s.head_v + static_cast<int64_t>(h0) * s.head_v});
     }
+    be.attention(part, queries.data(), static_cast<int64_t>(queries.size()), k_row_bytes, v_row_bytes);
   }
 }
 
