@@ -22,6 +22,7 @@ struct EngineOptions {
   std::string cache_type_v = "f16";
   bool flash_attention = true;
   std::string kernels = "auto";      // CPU kernel ISA: auto, avx512, avx2, scalar, or reference (the oracle)
+  std::string repack = "auto";       // prompt kernels on weight rows packed per call: auto (= on), on or off
   bool mlock = false;                // lock the mapped weights in RAM
   std::string numa = "off";          // off, distribute (threads spread over the NUMA nodes) or isolate (one node)
   std::vector<std::string> override_kv;  // metadata overrides, llama.cpp syntax: KEY=TYPE:VALUE

@@ -88,6 +88,7 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
     const CpuFeatures features = detect_cpu_features();
     kernels_ = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
                                                                       : CpuKernels::select(features, options.kernels));
+    kernels_->set_repack(CpuKernels::repack_from_name(options.repack));
   }
   backend_ = std::make_unique<CpuBackend>(pool_.get(), kernels_.get());
   tokenizer_ = std::make_unique<BpeTokenizer>(load_tokenizer_gguf(file_->metadata(), log_));

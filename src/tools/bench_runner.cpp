@@ -164,6 +164,7 @@ void validate_options(const BenchOptions& o) {
   if (std::find(std::begin(kKernels), std::end(kKernels), o.kernels) == std::end(kKernels)) {
     throw Error(fmt::format("--kernels '{}' is unknown (auto, avx512, avx2, scalar or reference)", o.kernels));
   }
+  CpuKernels::repack_from_name(o.repack);
   if (o.mla != "auto" && o.mla != "absorbed" && o.mla != "expanded") {
     throw Error(fmt::format("--mla '{}' is unknown (auto, absorbed or expanded)", o.mla));
   }
@@ -230,6 +231,7 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   if (options.kernels != "reference") {
     lm.kernels = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
                                                                         : CpuKernels::select(features, options.kernels));
+    lm.kernels->set_repack(CpuKernels::repack_from_name(options.repack));
   }
   lm.backend = std::make_unique<CpuBackend>(lm.pool.get(), lm.kernels.get());
   const int64_t n_ctx = static_cast<int64_t>(options.depth) + std::max(options.n_prompt, options.n_gen);

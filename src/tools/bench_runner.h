@@ -27,6 +27,7 @@ struct BenchOptions {
   int repetitions = 5;          // timed runs per test, after one warm-up
   int depth = 0;                // tokens already in the KV cache when each timed run starts
   std::string kernels = "auto"; // auto, avx512, avx2, scalar, or reference (the scalar oracle)
+  std::string repack = "auto";  // prompt kernels on weight rows packed per call: auto (= on), on or off
   std::string mla = "auto";     // deepseek2 attention form: auto, absorbed or expanded (layers/mla_attention.h)
   bool measure_bandwidth = true;  // also measure the machine's read bandwidth (2 GiB, best of 5)
   uint64_t seed = 42;           // for the random token ids

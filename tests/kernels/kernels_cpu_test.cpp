@@ -116,28 +116,32 @@ TEST_P(KernelVsReference, AwkwardShapes) {
   bool available = false;
   for (CpuIsa isa : CpuKernels::available(features)) available |= cpu_isa_name(isa) == c.isa;
   if (!available) GTEST_SKIP() << "this CPU cannot run the " << c.isa << " kernels";
-  const CpuKernels kernels = CpuKernels::select(features, c.isa);
+  CpuKernels kernels = CpuKernels::select(features, c.isa);
   ASSERT_EQ(kernels.isa_name(), c.isa);
   ASSERT_TRUE(kernels.has_kernel(c.type));
+  // Both prompt paths: rows packed eight at a time per call (the default) and the file's layout (--repack off).
+  for (bool repack : {true, false}) {
+    kernels.set_repack(repack);
 
-  const uint32_t block = type_info(c.type).block_size;
-  std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768}
-                                                : std::vector<int64_t>{32, 64, 256, 768};
-  if (block == 1) col_sizes.insert(col_sizes.end(), {7, 33, 100});
-  const int64_t kMaxRows = 65, kMaxTokens = 13;
-  uint32_t seed = 1;
-  for (int64_t cols : col_sizes) {
-    const Matrix m = random_matrix(c.type, kMaxRows, cols, seed++);
-    const std::vector<float> x = random_activations(kMaxTokens, cols, seed++);
-    for (int64_t rows : {1, 3, 17, 65}) {
-      for (int64_t n_tokens : {1, 2, 5, 13}) {
-        const std::string what = "cols=" + std::to_string(cols) + " rows=" + std::to_string(rows) +
-                                 " tokens=" + std::to_string(n_tokens);
-        expect_matches_reference(kernels, m, rows, x, n_tokens, 0, rows, what);
+    const uint32_t block = type_info(c.type).block_size;
+    std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768}
+                                                  : std::vector<int64_t>{32, 64, 256, 768};
+    if (block == 1) col_sizes.insert(col_sizes.end(), {7, 33, 100});
+    const int64_t kMaxRows = 65, kMaxTokens = 13;
+    uint32_t seed = 1;
+    for (int64_t cols : col_sizes) {
+      const Matrix m = random_matrix(c.type, kMaxRows, cols, seed++);
+      const std::vector<float> x = random_activations(kMaxTokens, cols, seed++);
+      for (int64_t rows : {1, 3, 17, 65}) {
+        for (int64_t n_tokens : {1, 2, 5, 13}) {
+          const std::string what = "cols=" + std::to_string(cols) + " rows=" + std::to_string(rows) +
+                                   " tokens=" + std::to_string(n_tokens) + (repack ? "" : " repack off");
+          expect_matches_reference(kernels, m, rows, x, n_tokens, 0, rows, what);
+        }
       }
+      // A row range in the middle, as a thread of the backend would ask for.
+      expect_matches_reference(kernels, m, kMaxRows, x, 5, 18, 41, "cols=" + std::to_string(cols) + " rows 18..41");
     }
-    // A row range in the middle, as a thread of the backend would ask for.
-    expect_matches_reference(kernels, m, kMaxRows, x, 5, 18, 41, "cols=" + std::to_string(cols) + " rows 18..41");
   }
 }
 

@@ -142,6 +142,8 @@ TEST(BenchOptionsCheck, BadValuesAreErrors) {
   EXPECT_THROW(validate_options(bad([](BenchOptions& o) { o.depth = -1; })), Error);
   EXPECT_THROW(validate_options(bad([](BenchOptions& o) { o.threads = -2; })), Error);
   EXPECT_THROW(validate_options(bad([](BenchOptions& o) { o.kernels = "avx9"; })), Error);
+  EXPECT_THROW(validate_options(bad([](BenchOptions& o) { o.repack = "sometimes"; })), Error);
+  EXPECT_NO_THROW(validate_options(bad([](BenchOptions& o) { o.repack = "off"; })));
   // run_bench validates before touching the file.
   EXPECT_THROW(run_bench(bad([](BenchOptions& o) { o.repetitions = -1; }), quiet()), Error);
   // A missing file is an r1::Error too.

@@ -37,6 +37,9 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_option("-d,--depth,--n-depth", o.depth, "Tokens already in the KV cache when each run starts")
       ->capture_default_str();
   cmd->add_option("--kernels", o.kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference")->capture_default_str();
+  cmd->add_option("--repack", o.repack,
+                  "Prompt kernels on weight rows packed eight at a time per call: auto (= on), on, off")
+      ->capture_default_str();
   cmd->add_option("--mla", o.mla,
                   "DeepSeek attention form: auto (the cheaper per micro-batch), absorbed, or expanded (legacy files)")
       ->capture_default_str();

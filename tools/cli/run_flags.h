@@ -31,6 +31,7 @@ struct ModelFlags {
   bool mlock = false;
   bool no_mmap = false;
   std::string numa = "off";
+  std::string repack = "auto";
   bool context_shift = false;
   int keep = 0;
   std::vector<std::string> stop;
@@ -56,6 +57,9 @@ struct ModelFlags {
     cmd->add_option("--numa", numa,
                     "NUMA placement: distribute (threads spread over the nodes) or isolate (the starting node)")
         ->check(CLI::IsMember({"distribute", "isolate", "off"}));
+    cmd->add_option("--repack", repack,
+                    "Prompt kernels on weight rows packed eight at a time per call: auto (= on), on, off")
+        ->check(CLI::IsMember({"auto", "on", "off"}));
     cmd->add_flag("--context-shift", context_shift,
                   "When the context is full, drop the older half of it (after --keep tokens) and go on");
     cmd->add_option("--keep", keep, "With --context-shift: tokens kept from the start (BOS always; at most half)");
@@ -72,6 +76,7 @@ struct ModelFlags {
     o.cache_type_v = cache_type_v;
     o.mlock = mlock;
     o.numa = numa;
+    o.repack = repack;
     o.override_kv = override_kv;
     o.verbosity = verbosity;
     return o;

@@ -45,6 +45,9 @@ struct DotArgs {
   // once per 64 elements instead of once per super-block: q4_k_grouped_tokens(n_tokens) (ref_matmul.h), a
   // multiple of 4.
   int64_t grouped_tokens = 0;
+  // Calls with four or more tokens may pack the weight rows eight at a time (dot_rows8 in avx2_common.h);
+  // false keeps every token on the file's layout (`--repack off`).
+  bool pack_rows = true;
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 

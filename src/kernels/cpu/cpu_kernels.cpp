@@ -81,6 +81,12 @@ CpuKernels CpuKernels::select(const CpuFeatures& features, std::string_view isa)
   throw_error("unknown kernel ISA '{}' (expected scalar, avx2, avx512 or auto)", isa);
 }
 
+bool CpuKernels::repack_from_name(std::string_view name) {
+  if (name == "on" || name == "auto") return true;
+  if (name == "off") return false;
+  throw_error("--repack '{}' is unknown (auto, on or off)", name);
+}
+
 bool CpuKernels::supports(GgmlType weight_type) {
   return cpu::scalar_table().find(weight_type) != nullptr ||
          (weight_type != GgmlType::kQ8_1 && activation_type_for(weight_type) != GgmlType::kQ8_1 &&
@@ -190,6 +196,7 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.y = y + r0;
     args.y_stride = w.rows;
     args.grouped_tokens = q4_k_grouped_tokens(act.n_tokens);
+    args.pack_rows = repack_;
     fn(args);
   }
 }

@@ -49,6 +49,12 @@ class CpuKernels {
   static CpuKernels for_isa(CpuIsa isa);  // the caller has checked available()
 
   CpuIsa isa() const { return isa_; }
+
+  // `--repack`: whether prompt-sized calls pack weight rows eight at a time into a per-call buffer (on: the
+  // default; auto is the same, as the packing holds no copy of the model). off: every call on the file's layout.
+  static bool repack_from_name(std::string_view name);  // throws r1::Error on an unknown name
+  void set_repack(bool on) { repack_ = on; }
+  bool repack() const { return repack_; }
   std::string_view isa_name() const { return cpu_isa_name(isa_); }
 
   // True when matmul can handle this weight type at all, and when it has a block kernel for it in this ISA
@@ -76,6 +82,7 @@ class CpuKernels {
   CpuKernels(CpuIsa isa, const cpu::KernelTable* table) : isa_(isa), table_(table) {}
   CpuIsa isa_;
   const cpu::KernelTable* table_;
+  bool repack_ = true;
 };
 
 }  // namespace r1

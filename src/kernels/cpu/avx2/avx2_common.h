@@ -251,7 +251,7 @@ template <class P, class Rest>
 R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
   const int64_t nb = a.n / P::kBlock;
   int64_t r = 0;
-  if (a.n_tokens >= 4) {
+  if (a.pack_rows && a.n_tokens >= 4) {
     thread_local std::vector<typename P::Packed> packed;
     if (packed.size() < static_cast<size_t>(nb)) packed.resize(static_cast<size_t>(nb));
     const int64_t grouped = a.n_tokens - a.n_tokens % 4;
@@ -380,7 +380,7 @@ void dot_block32(const DotArgs& a) noexcept {
   };
   if constexpr (T::kCodes == Codes::kSigned && !T::kQ8_1) {
     // Whole row groups packed for prompts; the rest (and decode) on the file's layout.
-    if (a.n_tokens >= 4) {
+    if (a.pack_rows && a.n_tokens >= 4) {
       const int64_t packed_rows = a.n_rows - a.n_rows % 8;
       dot_rows8<Block32Rows8Kernel<T>>(a, [](int64_t) {});
       if (packed_rows < a.n_rows) rows(packed_rows, a.n_rows - packed_rows);
