@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # r1 bench next to llama.cpp's llama-bench on the same GGUF files and thread count. The two tools alternate,
 # one timed run each per round, so the drift of a shared machine falls on both; the table gives each side's
-# median over the rounds, every sample, and the ratio r1 / llama.cpp. llama-bench comes from a llama.cpp build
+# median over the rounds, every sample, and the median over the rounds of r1 / llama.cpp. llama-bench comes from a llama.cpp build
 # of your own (nothing of it is in this repository).
 #
 #   scripts/bench_side_by_side.sh -b path/to/llama-bench [-r ROUNDS] [-t THREADS] [-o OUTDIR] MODEL.gguf...
@@ -46,22 +46,27 @@ done
 python3 - "$out" <<'EOF'
 import glob, json, os, re, statistics, sys
 out = sys.argv[1]
-rows = {}  # (model, test) -> {"r1": [...], "llama": [...], "bw": [...]}
+# (model, test) -> {"r1": {round: t/s}, "llama": {round: t/s}, "bw": [GB/s]}
+rows = {}
 for path in sorted(glob.glob(os.path.join(out, "*.json"))):
-    tool, model, p, n, _ = re.match(r"(r1|llama)\.(.*)\.p(\d+)\.n(\d+)\.(\d+)\.json", os.path.basename(path)).groups()
+    tool, model, p, n, rnd = re.match(r"(r1|llama)\.(.*)\.p(\d+)\.n(\d+)\.(\d+)\.json", os.path.basename(path)).groups()
     for t in json.load(open(path)):
         test = f"pp{t['n_prompt']}" if t["n_prompt"] else f"tg{t['n_gen']}"
-        cell = rows.setdefault((model, test), {"r1": [], "llama": [], "bw": []})
-        cell[tool].append(t["avg_ts"])
+        cell = rows.setdefault((model, test), {"r1": {}, "llama": {}, "bw": []})
+        cell[tool][int(rnd)] = t["avg_ts"]
         if tool == "r1" and t.get("achieved_bw_gbs"):
             cell["bw"].append(t["achieved_bw_gbs"])
 print(open(os.path.join(out, "bandwidth.txt")).read().strip().splitlines()[-1])
 print()
+# The ratio column is the median of each round's ratio: the two runs of a round are a minute apart and see
+# more nearly the same machine than the two columns' medians do.
 print("| model | test | r1 t/s (median) | llama.cpp t/s (median) | r1 / llama.cpp | r1 read GB/s | r1 samples | llama.cpp samples |")
 print("| --- | --- | ---: | ---: | ---: | ---: | --- | --- |")
 for (model, test), c in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1][:2] == "tg", int(kv[0][1][2:]))):
-    a, b = statistics.median(c["r1"]), statistics.median(c["llama"])
+    rounds = sorted(set(c["r1"]) & set(c["llama"]))
+    ratio = statistics.median(c["r1"][k] / c["llama"][k] for k in rounds)
+    a, b = statistics.median(c["r1"].values()), statistics.median(c["llama"].values())
     bw = f"{statistics.median(c['bw']):.1f}" if c["bw"] else ""
-    fmt = lambda xs: ", ".join(f"{x:.1f}" for x in xs)
-    print(f"| {model} | {test} | {a:.2f} | {b:.2f} | {a / b:.2f} | {bw} | {fmt(c['r1'])} | {fmt(c['llama'])} |")
+    fmt = lambda d: ", ".join(f"{d[k]:.1f}" for k in sorted(d))
+    print(f"| {model} | {test} | {a:.2f} | {b:.2f} | {ratio:.2f} | {bw} | {fmt(c['r1'])} | {fmt(c['llama'])} |")
 EOF

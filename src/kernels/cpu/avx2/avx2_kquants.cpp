@@ -186,117 +186,114 @@ struct Q4KRows8 {
   __m256 d, dmin;
 };
 
-void pack_q4k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q4KRows8* out) {
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    Q4KRows8& o = out[ib];
-    alignas(32) int32_t sc[8][8], mn[4][8];
-    alignas(32) float d[8], dmin[8];
-    for (int r = 0; r < 8; ++r) {
-      const uint8_t* b = w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes);
-      uint8_t s8[8], m8[8];
-      unpack_k4_scales(b + 4, s8, m8);
-      for (int j = 0; j < 8; ++j) sc[j][r] = s8[j] * 0x10001;
-      for (int k = 0; k < 4; ++k) mn[k][r] = m8[2 * k] | m8[2 * k + 1] << 16;
-      d[r] = f16_at(b);
-      dmin[r] = f16_at(b + 2);
-    }
-    for (int j = 0; j < 8; ++j) o.sc[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[j]));
-    for (int k = 0; k < 4; ++k) o.mn[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mn[k]));
-    o.d = _mm256_load_ps(d);
-    o.dmin = _mm256_load_ps(dmin);
-    for (int c = 0; c < 4; ++c) {
-      __m256i v[8];
-      for (int r = 0; r < 8; ++r) v[r] = loadu256(w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes) + 16 + 32 * c);
-      transpose8_epi32(v);
-      for (int i = 0; i < 8; ++i) {
-        o.qs[16 * c + i] = _mm256_and_si256(v[i], mask8(0x0F));  // sub-block 2c: low nibbles
-        o.qs[16 * c + 8 + i] = _mm256_and_si256(_mm256_srli_epi16(v[i], 4), mask8(0x0F));
-      }
-    }
-  }
-}
-
-
-// Eight packed rows against NT tokens; y[t * y_stride + r] for r < 8. kPerSpan: llama.cpp's four-token kernel
-// (one rounding per 64 elements); otherwise its one-token kernel (one per super-block), as dot_q4_k_llama_order.
-// The code × activation pair sums of a sub-block add up in int16: eight of them are at most 8 × 2 × 15 × 128.
-inline constexpr int kSpanAt[4] = {0, 1, 4, 5};
-
-template <int NT, bool kPerSpan>
-R1_AVX2_INLINE void q4k_rows8_tile(const Q4KRows8* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
-                                   int64_t y_stride) {
-  __m256 acc[NT], accm[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const Q4KRows8& b = w[ib];
-    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
-    __m256 dd[NT], dm[NT];
-    alignas(32) int32_t bs[NT][8];  // span k: the activation sums of its two sub-blocks as int16, at kSpanAt[k]
-    __m256i isum[NT], imin[NT];
-    for (int t = 0; t < NT; ++t) {
-      const __m256 da = _mm256_set1_ps(load_f32(ab + t * a_stride));
-      dd[t] = _mm256_mul_ps(b.d, da);
-      dm[t] = _mm256_mul_ps(b.dmin, da);
-      // Sums per 32 (int32, |s| <= 32 * 128), packed back to int16 within each 128-bit lane: span k's pair is
-      // int32 number k % 2 of lane k / 2.
-      const __m256i s32 = _mm256_madd_epi16(loadu256(ab + t * a_stride + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(bs[t]), _mm256_packs_epi32(s32, s32));
-      isum[t] = imin[t] = _mm256_setzero_si256();
-    }
-#pragma GCC unroll 1
-    for (int k = 0; k < 4; ++k) {
-      // Sub-blocks 2k and 2k + 1 in two passes: with both at once the sixteen registers do not hold the
-      // accumulators of four tokens, and a spilled one costs more than the second pass.
-      __m256i lo_s[NT], hi_s[NT];
-      for (int t = 0; t < NT; ++t) lo_s[t] = hi_s[t] = _mm256_setzero_si256();
-#pragma GCC unroll 2
-      for (int i = 0; i < 8; ++i) {
-        const __m256i lo = _mm256_load_si256(&b.qs[16 * k + i]);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; ++t) {
-          const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 4 * i;
-          lo_s[t] = _mm256_add_epi16(lo_s[t], _mm256_maddubs_epi16(lo, bcast32(q)));
-        }
-      }
-#pragma GCC unroll 2
-      for (int i = 0; i < 8; ++i) {
-        const __m256i hi = _mm256_load_si256(&b.qs[16 * k + 8 + i]);
-#pragma GCC unroll 4
-        for (int t = 0; t < NT; ++t) {
-          const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 32 + 4 * i;
-          hi_s[t] = _mm256_add_epi16(hi_s[t], _mm256_maddubs_epi16(hi, bcast32(q)));
-        }
-      }
-#pragma GCC unroll 4
-      for (int t = 0; t < NT; ++t) {
-        const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo_s[t], b.sc[2 * k]), _mm256_madd_epi16(hi_s[t], b.sc[2 * k + 1]));
-        const __m256i m = _mm256_madd_epi16(b.mn[k], _mm256_set1_epi32(bs[t][kSpanAt[k]]));
-        if constexpr (kPerSpan) {
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd[t], acc[t]);
-          accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), dm[t], accm[t]);
-        } else {
-          isum[t] = _mm256_add_epi32(isum[t], s);
-          imin[t] = _mm256_add_epi32(imin[t], m);
-        }
-      }
-    }
-    if constexpr (!kPerSpan) {
-      for (int t = 0; t < NT; ++t) {
-        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
-        accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dm[t], accm[t]);
-      }
-    }
-  }
-  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
-}
-
 struct Q4KRows8Kernel {
   using Packed = Q4KRows8;
   static constexpr int64_t kBlock = 256;
-  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q4k_rows8(w, w_stride, nb, out); }
-  template <int NT, bool kGrouped>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
-    q4k_rows8_tile<NT, kGrouped>(w, nb, a, a_stride, y, y_stride);
+
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      Q4KRows8& o = out[ib];
+      alignas(32) int32_t sc[8][8], mn[4][8];
+      alignas(32) float d[8], dmin[8];
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t* b = w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes);
+        uint8_t s8[8], m8[8];
+        unpack_k4_scales(b + 4, s8, m8);
+        for (int j = 0; j < 8; ++j) sc[j][r] = s8[j] * 0x10001;
+        for (int k = 0; k < 4; ++k) mn[k][r] = m8[2 * k] | m8[2 * k + 1] << 16;
+        d[r] = f16_at(b);
+        dmin[r] = f16_at(b + 2);
+      }
+      for (int j = 0; j < 8; ++j) o.sc[j] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[j]));
+      for (int k = 0; k < 4; ++k) o.mn[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(mn[k]));
+      o.d = _mm256_load_ps(d);
+      o.dmin = _mm256_load_ps(dmin);
+      for (int c = 0; c < 4; ++c) {
+        __m256i v[8];
+        for (int r = 0; r < 8; ++r) {
+          v[r] = loadu256(w + r * w_stride + ib * static_cast<int64_t>(Q4K::kBytes) + 16 + 32 * c);
+        }
+        transpose8_epi32(v);
+        for (int i = 0; i < 8; ++i) {
+          o.qs[16 * c + i] = _mm256_and_si256(v[i], mask8(0x0F));  // sub-block 2c: low nibbles
+          o.qs[16 * c + 8 + i] = _mm256_and_si256(_mm256_srli_epi16(v[i], 4), mask8(0x0F));
+        }
+      }
+    }
+  }
+
+  // Eight packed rows against NT tokens; y[t * y_stride + r] for r < 8. kPerSpan: llama.cpp's four-token kernel
+  // (one rounding per 64 elements); otherwise its one-token kernel (one per super-block), as dot_q4_k_llama_order.
+  // The code × activation pair sums of a sub-block add up in int16: eight of them are at most 8 × 2 × 15 × 128.
+  static constexpr int kSpanAt[4] = {0, 1, 4, 5};
+
+  template <int NT, bool kPerSpan>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
+                                  int64_t y_stride) {
+    __m256 acc[NT], accm[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const Q4KRows8& b = w[ib];
+      const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+      __m256 dd[NT], dm[NT];
+      alignas(32) int32_t bs[NT][8];  // span k: the activation sums of its two sub-blocks as int16, at kSpanAt[k]
+      __m256i isum[NT], imin[NT];
+      for (int t = 0; t < NT; ++t) {
+        const __m256 da = _mm256_set1_ps(load_f32(ab + t * a_stride));
+        dd[t] = _mm256_mul_ps(b.d, da);
+        dm[t] = _mm256_mul_ps(b.dmin, da);
+        // Sums per 32 (int32, |s| <= 32 * 128), packed back to int16 within each 128-bit lane: span k's pair is
+        // int32 number k % 2 of lane k / 2.
+        const __m256i s32 = _mm256_madd_epi16(loadu256(ab + t * a_stride + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
+        _mm256_store_si256(reinterpret_cast<__m256i*>(bs[t]), _mm256_packs_epi32(s32, s32));
+        isum[t] = imin[t] = _mm256_setzero_si256();
+      }
+#pragma GCC unroll 1
+      for (int k = 0; k < 4; ++k) {
+        // Sub-blocks 2k and 2k + 1 in two passes: with both at once the sixteen registers do not hold the
+        // accumulators of four tokens, and a spilled one costs more than the second pass.
+        __m256i lo_s[NT], hi_s[NT];
+        for (int t = 0; t < NT; ++t) lo_s[t] = hi_s[t] = _mm256_setzero_si256();
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; ++i) {
+          const __m256i lo = _mm256_load_si256(&b.qs[16 * k + i]);
+#pragma GCC unroll 4
+          for (int t = 0; t < NT; ++t) {
+            const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 4 * i;
+            lo_s[t] = _mm256_add_epi16(lo_s[t], _mm256_maddubs_epi16(lo, bcast32(q)));
+          }
+        }
+#pragma GCC unroll 2
+        for (int i = 0; i < 8; ++i) {
+          const __m256i hi = _mm256_load_si256(&b.qs[16 * k + 8 + i]);
+#pragma GCC unroll 4
+          for (int t = 0; t < NT; ++t) {
+            const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 32 + 4 * i;
+            hi_s[t] = _mm256_add_epi16(hi_s[t], _mm256_maddubs_epi16(hi, bcast32(q)));
+          }
+        }
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo_s[t], b.sc[2 * k]),
+                                             _mm256_madd_epi16(hi_s[t], b.sc[2 * k + 1]));
+          const __m256i m = _mm256_madd_epi16(b.mn[k], _mm256_set1_epi32(bs[t][kSpanAt[k]]));
+          if constexpr (kPerSpan) {
+            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd[t], acc[t]);
+            accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), dm[t], accm[t]);
+          } else {
+            isum[t] = _mm256_add_epi32(isum[t], s);
+            imin[t] = _mm256_add_epi32(imin[t], m);
+          }
+        }
+      }
+      if constexpr (!kPerSpan) {
+        for (int t = 0; t < NT; ++t) {
+          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
+          accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dm[t], accm[t]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
   }
 };
 
@@ -368,78 +365,77 @@ struct Q6KRows8 {
   __m256 d;
 };
 
-void pack_q6k_rows8(const uint8_t* w, uint64_t w_stride, int64_t nb, Q6KRows8* out) {
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    Q6KRows8& o = out[ib];
-    alignas(32) int32_t sc[16][8], off[8][8];
-    alignas(32) float d[8];
-    const uint8_t* blk[8];
-    for (int r = 0; r < 8; ++r) {
-      blk[r] = w + r * w_stride + ib * static_cast<int64_t>(Q6K::kBytes);
-      const auto* s8 = reinterpret_cast<const int8_t*>(blk[r] + 192);
-      for (int m = 0; m < 16; ++m) sc[m][r] = static_cast<int32_t>(static_cast<uint16_t>(s8[m]) * 0x10001u);
-      for (int p = 0; p < 8; ++p) {
-        off[p][r] = static_cast<int32_t>(static_cast<uint16_t>(32 * s8[2 * p]) | static_cast<uint32_t>(static_cast<uint16_t>(32 * s8[2 * p + 1])) << 16);
-      }
-      d[r] = f16_at(blk[r] + 208);
-    }
-    for (int m = 0; m < 16; ++m) o.sc[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[m]));
-    for (int p = 0; p < 8; ++p) o.off[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(off[p]));
-    o.d = _mm256_load_ps(d);
-    Q6K::Prep unused;
-#pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
-      __m256i v[8];
-      for (int r = 0; r < 8; ++r) v[r] = Q6K::chunk(blk[r], unused, j).u;
-      transpose8_epi32(v);
-      for (int i = 0; i < 8; ++i) o.q[8 * j + i] = v[i];
-    }
-  }
-}
-
-template <int NT, bool>
-R1_AVX2_INLINE void q6k_rows8_tile(const Q6KRows8* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
-                                   int64_t y_stride) {
-  __m256 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
-  for (int64_t ib = 0; ib < nb; ++ib) {
-    const Q6KRows8& b = w[ib];
-    const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
-    __m256i isum[NT];
-    for (int t = 0; t < NT; ++t) {
-      // The offset first: lane r = sum over the 16 groups of 32 × scale × the activations' sum.
-      const uint8_t* bs = ab + t * a_stride + kQ8_KBsumsOffset;
-      __m256i o = _mm256_setzero_si256();
-      for (int p = 0; p < 8; ++p) o = _mm256_add_epi32(o, _mm256_madd_epi16(b.off[p], bcast32(bs + 4 * p)));
-      isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), o);
-    }
-#pragma GCC unroll 1
-    for (int m = 0; m < 16; ++m) {
-      const __m256i c0 = _mm256_load_si256(&b.q[4 * m]), c1 = _mm256_load_si256(&b.q[4 * m + 1]);
-      const __m256i c2 = _mm256_load_si256(&b.q[4 * m + 2]), c3 = _mm256_load_si256(&b.q[4 * m + 3]);
-#pragma GCC unroll 4
-      for (int t = 0; t < NT; ++t) {
-        const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 16 * m;
-        const __m256i s01 = _mm256_add_epi16(_mm256_maddubs_epi16(c0, bcast32(q)), _mm256_maddubs_epi16(c1, bcast32(q + 4)));
-        const __m256i s23 = _mm256_add_epi16(_mm256_maddubs_epi16(c2, bcast32(q + 8)), _mm256_maddubs_epi16(c3, bcast32(q + 12)));
-        isum[t] = _mm256_add_epi32(isum[t], _mm256_add_epi32(_mm256_madd_epi16(s01, b.sc[m]), _mm256_madd_epi16(s23, b.sc[m])));
-      }
-    }
-    for (int t = 0; t < NT; ++t) {
-      const __m256 dd = _mm256_mul_ps(b.d, _mm256_set1_ps(load_f32(ab + t * a_stride)));
-      acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd, acc[t]);
-    }
-  }
-  for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
-}
-
 struct Q6KRows8Kernel {
   using Packed = Q6KRows8;
   static constexpr int64_t kBlock = 256;
-  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { pack_q6k_rows8(w, w_stride, nb, out); }
-  template <int NT, bool kGrouped>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y, int64_t y_stride) {
-    q6k_rows8_tile<NT, kGrouped>(w, nb, a, a_stride, y, y_stride);
+
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      Q6KRows8& o = out[ib];
+      alignas(32) int32_t sc[16][8], off[8][8];
+      alignas(32) float d[8];
+      const uint8_t* blk[8];
+      for (int r = 0; r < 8; ++r) {
+        blk[r] = w + r * w_stride + ib * static_cast<int64_t>(Q6K::kBytes);
+        const auto* s8 = reinterpret_cast<const int8_t*>(blk[r] + 192);
+        for (int m = 0; m < 16; ++m) sc[m][r] = static_cast<int32_t>(static_cast<uint16_t>(s8[m]) * 0x10001u);
+        for (int p = 0; p < 8; ++p) {
+          const auto lo = static_cast<uint16_t>(32 * s8[2 * p]), hi = static_cast<uint16_t>(32 * s8[2 * p + 1]);
+          off[p][r] = static_cast<int32_t>(lo | static_cast<uint32_t>(hi) << 16);
+        }
+        d[r] = f16_at(blk[r] + 208);
+      }
+      for (int m = 0; m < 16; ++m) o.sc[m] = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc[m]));
+      for (int p = 0; p < 8; ++p) o.off[p] = _mm256_load_si256(reinterpret_cast<const __m256i*>(off[p]));
+      o.d = _mm256_load_ps(d);
+      Q6K::Prep unused;
+#pragma GCC unroll 8
+      for (int j = 0; j < 8; ++j) {
+        __m256i v[8];
+        for (int r = 0; r < 8; ++r) v[r] = Q6K::chunk(blk[r], unused, j).u;
+        transpose8_epi32(v);
+        for (int i = 0; i < 8; ++i) o.q[8 * j + i] = v[i];
+      }
+    }
+  }
+
+  template <int NT, bool>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
+                                  int64_t y_stride) {
+    __m256 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const Q6KRows8& b = w[ib];
+      const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
+      __m256i isum[NT];
+      for (int t = 0; t < NT; ++t) {
+        // The offset first: lane r = sum over the 16 groups of 32 × scale × the activations' sum.
+        const uint8_t* bs = ab + t * a_stride + kQ8_KBsumsOffset;
+        __m256i o = _mm256_setzero_si256();
+        for (int p = 0; p < 8; ++p) o = _mm256_add_epi32(o, _mm256_madd_epi16(b.off[p], bcast32(bs + 4 * p)));
+        isum[t] = _mm256_sub_epi32(_mm256_setzero_si256(), o);
+      }
+#pragma GCC unroll 1
+      for (int m = 0; m < 16; ++m) {
+        const __m256i c0 = _mm256_load_si256(&b.q[4 * m]), c1 = _mm256_load_si256(&b.q[4 * m + 1]);
+        const __m256i c2 = _mm256_load_si256(&b.q[4 * m + 2]), c3 = _mm256_load_si256(&b.q[4 * m + 3]);
+#pragma GCC unroll 4
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 16 * m;
+          const __m256i s01 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(c0, bcast32(q)), _mm256_maddubs_epi16(c1, bcast32(q + 4)));
+          const __m256i s23 =
+              _mm256_add_epi16(_mm256_maddubs_epi16(c2, bcast32(q + 8)), _mm256_maddubs_epi16(c3, bcast32(q + 12)));
+          const __m256i both = _mm256_add_epi32(_mm256_madd_epi16(s01, b.sc[m]), _mm256_madd_epi16(s23, b.sc[m]));
+          isum[t] = _mm256_add_epi32(isum[t], both);
+        }
+      }
+      for (int t = 0; t < NT; ++t) {
+        const __m256 dd = _mm256_mul_ps(b.d, _mm256_set1_ps(load_f32(ab + t * a_stride)));
+        acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd, acc[t]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
   }
 };
 
