@@ -124,8 +124,9 @@ TEST_P(KernelVsReference, AwkwardShapes) {
     kernels.set_repack(repack);
 
     const uint32_t block = type_info(c.type).block_size;
-    std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768}
-                                                  : std::vector<int64_t>{32, 64, 256, 768};
+    // The largest sizes span several column chunks of the packed prompt kernels (kPackedChunkBytes).
+    std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768, 4096}
+                                                  : std::vector<int64_t>{32, 64, 256, 768, 2048};
     if (block == 1) col_sizes.insert(col_sizes.end(), {7, 33, 100});
     const int64_t kMaxRows = 65, kMaxTokens = 13;
     uint32_t seed = 1;

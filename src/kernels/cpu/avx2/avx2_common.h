@@ -6,6 +6,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <utility>
@@ -242,27 +243,42 @@ R1_AVX2_INLINE void transpose8_epi32(__m256i v[8]) {
   }
 }
 
-// Drives a kernel over rows packed eight at a time: P::Packed (one block of eight rows, P::kBlock elements
-// each), P::pack(w, w_stride, nb, out) and P::tile<NT, kGrouped>(packed, nb, a, a_stride, y, y_stride), where
-// kGrouped marks the first n - n % 4 tokens (Q4_K rounds differently there). Packing costs
-// about as much as one token's products, so calls with fewer than four tokens (decode) and the last
-// n_rows % 8 rows go to rest(row, token_begin, token_end) on the file's layout instead.
+// Drives a kernel over rows packed eight at a time. P::Packed holds one block (P::kBlock elements, P::kWeightBytes
+// in the file, P::kActBytes of activations) of eight rows; P::State one token's accumulators for eight rows
+// (value-initialized to zero); P::pack(w, w_stride, nb, out); P::tile<NT, kGrouped>(packed, nb, a, a_stride,
+// state) adds nb blocks of NT tokens into state[0..NT); P::finish(state, y) stores the eight sums. kGrouped marks
+// the first n - n % 4 tokens (Q4_K rounds differently there). The columns go in chunks whose packed rows stay in
+// L1 while every token passes over them (whole rows of a 7B model's FFN did not fit L2 with the activations);
+// each token's state waits between chunks, so every sum still runs over the blocks in order (the same bits).
+// Packing costs about as much as one token's products, so calls with fewer than four tokens (decode) and the
+// last n_rows % 8 rows go to rest(row) on the file's layout instead.
+inline constexpr size_t kPackedChunkBytes = 16384;
+
 template <class P, class Rest>
 R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
   const int64_t nb = a.n / P::kBlock;
   int64_t r = 0;
   if (a.pack_rows && a.n_tokens >= 4) {
+    const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kPackedChunkBytes / sizeof(typename P::Packed)));
     thread_local std::vector<typename P::Packed> packed;
-    if (packed.size() < static_cast<size_t>(nb)) packed.resize(static_cast<size_t>(nb));
+    thread_local std::vector<typename P::State> state;
+    if (packed.size() < static_cast<size_t>(chunk)) packed.resize(static_cast<size_t>(chunk));
+    if (state.size() < static_cast<size_t>(a.n_tokens)) state.resize(static_cast<size_t>(a.n_tokens));
     const int64_t grouped = a.n_tokens - a.n_tokens % 4;
     for (; r + 8 <= a.n_rows; r += 8) {
-      P::pack(a.w + r * a.w_stride, a.w_stride, nb, packed.data());
-      for (int64_t t = 0; t < grouped; t += 4) {
-        P::template tile<4, true>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
+      for (int64_t t = 0; t < a.n_tokens; ++t) state[static_cast<size_t>(t)] = typename P::State{};
+      for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+        const int64_t nc = std::min(chunk, nb - c0);
+        P::pack(a.w + r * a.w_stride + c0 * static_cast<int64_t>(P::kWeightBytes), a.w_stride, nc, packed.data());
+        const uint8_t* act = a.a + c0 * static_cast<int64_t>(P::kActBytes);
+        for (int64_t t = 0; t < grouped; t += 4) {
+          P::template tile<4, true>(packed.data(), nc, act + t * a.a_stride, a.a_stride, &state[static_cast<size_t>(t)]);
+        }
+        for (int64_t t = grouped; t < a.n_tokens; ++t) {
+          P::template tile<1, false>(packed.data(), nc, act + t * a.a_stride, a.a_stride, &state[static_cast<size_t>(t)]);
+        }
       }
-      for (int64_t t = grouped; t < a.n_tokens; ++t) {
-        P::template tile<1, false>(packed.data(), nb, a.a + t * a.a_stride, a.a_stride, a.y + t * a.y_stride + r, a.y_stride);
-      }
+      for (int64_t t = 0; t < a.n_tokens; ++t) P::finish(state[static_cast<size_t>(t)], a.y + t * a.y_stride + r);
     }
   }
   for (; r < a.n_rows; ++r) rest(r);
@@ -320,7 +336,12 @@ struct Block32Rows8Kernel {
     __m256i u[8];  // their magnitudes
     __m256 d;
   };
+  struct State {
+    __m256 acc[8];  // llama.cpp's eight lanes, each for eight rows
+  };
   static constexpr int64_t kBlock = 32;
+  static constexpr size_t kWeightBytes = T::kBytes;
+  static constexpr size_t kActBytes = kQ8_0Bytes;
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
     for (int64_t ib = 0; ib < nb; ++ib) {
       __m256i v[8];
@@ -341,13 +362,12 @@ struct Block32Rows8Kernel {
   }
   // One token at a time: its eight accumulators fill the registers.
   template <int NT, bool>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
-                                  int64_t y_stride) {
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int t = 0; t < NT; ++t) {
       const uint8_t* at = a + t * a_stride;
       __m256 acc[8];
-      for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+      for (int i = 0; i < 8; ++i) acc[i] = st[t].acc[i];
       for (int64_t ib = 0; ib < nb; ++ib) {
         const uint8_t* ab = at + ib * static_cast<int64_t>(kQ8_0Bytes);
         const __m256 dd = _mm256_mul_ps(w[ib].d, _mm256_set1_ps(f16_at(ab)));
@@ -358,10 +378,14 @@ struct Block32Rows8Kernel {
           acc[i] = _mm256_fmadd_ps(dd, _mm256_cvtepi32_ps(sum), acc[i]);
         }
       }
-      const __m256 s04 = _mm256_add_ps(acc[0], acc[4]), s26 = _mm256_add_ps(acc[2], acc[6]);
-      const __m256 s15 = _mm256_add_ps(acc[1], acc[5]), s37 = _mm256_add_ps(acc[3], acc[7]);
-      _mm256_storeu_ps(y + t * y_stride, _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)));
+      for (int i = 0; i < 8; ++i) st[t].acc[i] = acc[i];
     }
+  }
+  // The lanes added as the one-row kernel's horizontal sum adds them.
+  static R1_AVX2_INLINE void finish(const State& st, float* y) {
+    const __m256 s04 = _mm256_add_ps(st.acc[0], st.acc[4]), s26 = _mm256_add_ps(st.acc[2], st.acc[6]);
+    const __m256 s15 = _mm256_add_ps(st.acc[1], st.acc[5]), s37 = _mm256_add_ps(st.acc[3], st.acc[7]);
+    _mm256_storeu_ps(y, _mm256_add_ps(_mm256_add_ps(s04, s26), _mm256_add_ps(s15, s37)));
   }
 };
 

@@ -188,7 +188,12 @@ struct Q4KRows8 {
 
 struct Q4KRows8Kernel {
   using Packed = Q4KRows8;
+  struct State {
+    __m256 acc, accm;  // scales and mins, eight rows
+  };
   static constexpr int64_t kBlock = 256;
+  static constexpr size_t kWeightBytes = Q4K::kBytes;
+  static constexpr size_t kActBytes = kQ8_KBytes;
 
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
     for (int64_t ib = 0; ib < nb; ++ib) {
@@ -222,16 +227,18 @@ struct Q4KRows8Kernel {
     }
   }
 
-  // Eight packed rows against NT tokens; y[t * y_stride + r] for r < 8. kPerSpan: llama.cpp's four-token kernel
+  // Eight packed rows against NT tokens, into st[0..NT). kPerSpan: llama.cpp's four-token kernel
   // (one rounding per 64 elements); otherwise its one-token kernel (one per super-block), as dot_q4_k_llama_order.
   // The code × activation pair sums of a sub-block add up in int16: eight of them are at most 8 × 2 × 15 × 128.
   static constexpr int kSpanAt[4] = {0, 1, 4, 5};
 
   template <int NT, bool kPerSpan>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
-                                  int64_t y_stride) {
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
     __m256 acc[NT], accm[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = accm[t] = _mm256_setzero_ps();
+    for (int t = 0; t < NT; ++t) {
+      acc[t] = st[t].acc;
+      accm[t] = st[t].accm;
+    }
     for (int64_t ib = 0; ib < nb; ++ib) {
       const Q4KRows8& b = w[ib];
       const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
@@ -293,8 +300,9 @@ struct Q4KRows8Kernel {
         }
       }
     }
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, _mm256_sub_ps(acc[t], accm[t]));
+    for (int t = 0; t < NT; ++t) st[t] = {acc[t], accm[t]};
   }
+  static R1_AVX2_INLINE void finish(const State& st, float* y) { _mm256_storeu_ps(y, _mm256_sub_ps(st.acc, st.accm)); }
 };
 
 void dot_q4k(const DotArgs& a) noexcept {
@@ -367,7 +375,12 @@ struct Q6KRows8 {
 
 struct Q6KRows8Kernel {
   using Packed = Q6KRows8;
+  struct State {
+    __m256 acc;
+  };
   static constexpr int64_t kBlock = 256;
+  static constexpr size_t kWeightBytes = Q6K::kBytes;
+  static constexpr size_t kActBytes = kQ8_KBytes;
 
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
     for (int64_t ib = 0; ib < nb; ++ib) {
@@ -400,10 +413,9 @@ struct Q6KRows8Kernel {
   }
 
   template <int NT, bool>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, float* y,
-                                  int64_t y_stride) {
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
     __m256 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
+    for (int t = 0; t < NT; ++t) acc[t] = st[t].acc;
     for (int64_t ib = 0; ib < nb; ++ib) {
       const Q6KRows8& b = w[ib];
       const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
@@ -435,8 +447,9 @@ struct Q6KRows8Kernel {
         acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd, acc[t]);
       }
     }
-    for (int t = 0; t < NT; ++t) _mm256_storeu_ps(y + t * y_stride, acc[t]);
+    for (int t = 0; t < NT; ++t) st[t].acc = acc[t];
   }
+  static R1_AVX2_INLINE void finish(const State& st, float* y) { _mm256_storeu_ps(y, st.acc); }
 };
 
 void dot_q6k(const DotArgs& a) noexcept {
