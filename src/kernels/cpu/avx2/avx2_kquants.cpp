@@ -471,13 +471,20 @@ struct Iq4Xs {
     __m256i values;
   };
   static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    // ls_j = (nibble j of scales_l | bits 2j, 2j + 1 of scales_h << 4) - 32, eight at once (a scalar loop here
+    // held IQ4_XS decoding at 0.6× llama.cpp's speed).
     uint16_t sh;
+    uint32_t sl;
     std::memcpy(&sh, b + 2, 2);
-    alignas(16) int16_t ls[8];
-    for (int j = 0; j < 8; ++j) {
-      ls[j] = static_cast<int16_t>((((b[4 + j / 2] >> 4 * (j % 2)) & 0xf) | (((sh >> 2 * j) & 3) << 4)) - 32);
-    }
-    set_scales32(p, _mm_load_si128(reinterpret_cast<const __m128i*>(ls)));
+    std::memcpy(&sl, b + 4, 4);
+    const __m128i l = _mm_cvtsi32_si128(static_cast<int>(sl));
+    const __m128i m = _mm_set1_epi8(0x0F);
+    const __m256i lo = _mm256_cvtepu8_epi32(_mm_unpacklo_epi8(_mm_and_si128(l, m), _mm_and_si128(_mm_srli_epi16(l, 4), m)));
+    const __m256i hi = _mm256_and_si256(_mm256_srlv_epi32(_mm256_set1_epi32(sh), _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14)),
+                                        _mm256_set1_epi32(3));
+    const __m256i ls32 = _mm256_sub_epi32(_mm256_or_si256(lo, _mm256_slli_epi32(hi, 4)), _mm256_set1_epi32(32));
+    const __m256i packed = _mm256_packs_epi32(ls32, ls32);  // per 128-bit lane: four int16, twice
+    set_scales32(p, _mm256_castsi256_si128(_mm256_permute4x64_epi64(packed, 0x08)));
     p.d = f16_at(b);
     p.doff = 0.0f;
     p.values = _mm256_broadcastsi128_si256(loadu128(kIq4Values.v));
