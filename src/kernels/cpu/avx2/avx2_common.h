@@ -15,9 +15,6 @@
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
 
-
-
-#define R1_PF 192
 #define R1_AVX2_INLINE inline __attribute__((always_inline))
 
 namespace r1::cpu {
@@ -402,16 +399,12 @@ void dot_block32(const DotArgs& a) noexcept {
                               part.y + t0 * a.y_stride + r, a.y_stride);
     });
   };
+  // The signed formats pack whole row groups for prompts; each (row, token) sum is the same in either kernel.
   if constexpr (T::kCodes == Codes::kSigned && !T::kQ8_1) {
-    // Whole row groups packed for prompts; the rest (and decode) on the file's layout.
-    if (a.pack_rows && a.n_tokens >= 4) {
-      const int64_t packed_rows = a.n_rows - a.n_rows % 8;
-      dot_rows8<Block32Rows8Kernel<T>>(a, [](int64_t) {});
-      if (packed_rows < a.n_rows) rows(packed_rows, a.n_rows - packed_rows);
-      return;
-    }
+    dot_rows8<Block32Rows8Kernel<T>>(a, [&](int64_t r) { rows(r, 1); });
+  } else {
+    rows(0, a.n_rows);
   }
-  rows(0, a.n_rows);
 }
 
 // ---- float rows (F32, F16, BF16 weights; activations are float32 rounded to the weight's format)
