@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include <fmt/format.h>
@@ -119,6 +120,41 @@ void save_cpu_efficiency(const std::string& path, const Efficiency& cpu) {
   AtomicFile out(path);
   out.write(text.data(), text.size());
   out.commit();
+}
+
+void load_efficiency_file(const std::string& path, PlanOptions& options) {
+  std::ifstream in(path);
+  if (!in) throw Error("cannot read efficiency file").file(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in, nullptr, true, false);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("efficiency file is not JSON: {}", e.what())).file(path);
+  }
+  try {
+    if (j.contains("accelerator")) {
+      Efficiency e;
+      e.source = path;
+      e.update_from_json(j["accelerator"]);
+      options.accel_efficiency = e;
+    }
+    if (j.contains("cpu")) {
+      Efficiency e = default_efficiency(AccelKind::kNone);
+      e.source = path;
+      e.update_from_json(j["cpu"]);
+      options.cpu_efficiency = e;
+    }
+  } catch (Error& e) {
+    e.file(path);
+    throw;
+  }
+}
+
+std::string load_saved_calibration(PlanOptions& options) {
+  const std::string path = default_efficiency_path();
+  if (path.empty() || !std::filesystem::exists(path)) return "";
+  load_efficiency_file(path, options);
+  return path;
 }
 
 }  // namespace r1::plan

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "hardware_catalog.h"
+#include "plan_estimate.h"
 #include "plan_profile.h"
 
 namespace r1::plan {
@@ -39,5 +40,13 @@ std::string default_efficiency_path();
 
 // Writes {"cpu": {...}} (the --efficiency format) through a temporary file; creates the directory.
 void save_cpu_efficiency(const std::string& path, const Efficiency& cpu);
+
+// Reads an efficiency file ({"accelerator": {...}, "cpu": {...}}, either part optional) into options. A missing,
+// non-JSON or out-of-range file is an r1::Error naming the file.
+void load_efficiency_file(const std::string& path, PlanOptions& options);
+
+// The calibration `r1 plan --calibrate` saved for this machine, when there is one: loads it into options and
+// returns its path ("" when there is none).
+std::string load_saved_calibration(PlanOptions& options);
 
 }  // namespace r1::plan

@@ -38,6 +38,18 @@ def main():
     check("KV cache 864 bytes per token (MLA latent 128 + rope 16 values (F16) x 3 layers)" in ds.stderr,
           f"run -v KV bytes: {ds.stderr!r}")
 
+    # --fit: the planner's placement and predicted speed, printed before loading; --fit off prints none.
+    q8 = str(models / "tiny-qwen2-a-s1.Q8_0.gguf")
+    fit = run(["run", q8, "Hi", "-n", "2", "-c", "256", "--fit"])
+    check(fit.returncode == 0, f"run --fit: exit {fit.returncode}: {fit.stderr}")
+    check("r1: fit: tiny-qwen2-a-s1.Q8_0.gguf (Q8_0) on " in fit.stderr, f"run --fit placement: {fit.stderr!r}")
+    check("KV cache" in fit.stderr and "(256 tokens, F16)" in fit.stderr, f"run --fit memory: {fit.stderr!r}")
+    check("predicted prompt" in fit.stderr and "read bandwidth" in fit.stderr, f"run --fit speed: {fit.stderr!r}")
+    off = run(["run", q8, "Hi", "-n", "2", "-c", "256", "--fit", "off"])
+    check(off.returncode == 0 and "r1: fit:" not in off.stderr, f"run --fit off: {off.stderr!r}")
+    bad = run(["run", q8, "Hi", "--fit", "maybe"])
+    check(bad.returncode != 0 and "--fit" in bad.stderr, f"run --fit maybe: {bad.stderr!r}")
+
     # Interactive chat without a terminal: messages from stdin, multi-line input, /clear, /bye.
     chat = run(["run", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "-n", "4", "-c", "256", "-v"],
                stdin='hello\n"""\nline one\nline two\n"""\n/clear\nagain\n/bye\nnever read\n')

@@ -13,6 +13,7 @@
 #include "commands.h"
 #include "error.h"
 #include "eval_answers.h"
+#include "model_fit.h"
 #include "quantize_progress.h"
 #include "r1/r1.h"
 #include "run_flags.h"
@@ -40,6 +41,7 @@ int run_eval(const EvalArgs& args, CliContext& ctx) {
   std::vector<EvalItem> items = read_eval_dataset(args.dataset);
   if (args.limit > 0 && static_cast<size_t>(args.limit) < items.size()) items.resize(args.limit);
   if (args.samples < 1) throw Error("--samples must be at least 1");
+  report_fit(args.flags, args.model, ctx);
   std::unique_ptr<Engine> engine = Engine::load(args.flags.engine_options(args.model, ctx.verbosity));
   std::unique_ptr<Session> session = engine->new_session();
   if (!args.flags.system_prompt.empty()) session->set_system_prompt(args.flags.system_prompt);

@@ -2,7 +2,6 @@
 // named) machine, with which placement, and how fast. The planning itself is in src/tools/plan_estimate.h.
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -153,34 +152,6 @@ std::string list_catalogs() {
   return out;
 }
 
-void load_efficiency(const std::string& path, plan::PlanOptions& options) {
-  std::ifstream in(path);
-  if (!in) throw Error("cannot read efficiency file").file(path);
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in, nullptr, true, false);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(fmt::format("efficiency file is not JSON: {}", e.what())).file(path);
-  }
-  try {
-    if (j.contains("accelerator")) {
-      plan::Efficiency e;
-      e.source = path;
-      e.update_from_json(j["accelerator"]);
-      options.accel_efficiency = e;
-    }
-    if (j.contains("cpu")) {
-      plan::Efficiency e = plan::default_efficiency(plan::AccelKind::kNone);
-      e.source = path;
-      e.update_from_json(j["cpu"]);
-      options.cpu_efficiency = e;
-    }
-  } catch (Error& e) {
-    e.file(path);
-    throw;
-  }
-}
-
 // Removes a file when it goes out of scope (the synthetic calibration model).
 struct RemoveOnExit {
   std::string path;
@@ -279,14 +250,11 @@ void add_plan_command(CLI::App& app, Action* action) {
       options.n_ctx = args->ctx;
       options.cache_type = cache->type;
       if (!args->efficiency_file.empty()) {
-        load_efficiency(args->efficiency_file, options);
+        plan::load_efficiency_file(args->efficiency_file, options);
       } else if (args->hardware == "this" || args->hardware.empty()) {
         // A calibration of this machine (r1 plan --calibrate) applies when nothing else is given.
-        const std::string calibrated = plan::default_efficiency_path();
-        if (!calibrated.empty() && std::filesystem::exists(calibrated)) {
-          ctx.log.info("using the calibration in {}", calibrated);
-          load_efficiency(calibrated, options);
-        }
+        const std::string calibrated = plan::load_saved_calibration(options);
+        if (!calibrated.empty()) ctx.log.info("using the calibration in {}", calibrated);
       }
       const plan::Hardware hw = resolve_hardware(*args, ctx);
       const std::vector<plan::ModelProfile> profiles = resolve_models(*args, ctx);

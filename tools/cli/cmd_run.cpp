@@ -14,6 +14,7 @@
 #include "error.h"
 #include "process_memory.h"
 #include "r1/r1.h"
+#include "model_fit.h"
 #include "run_flags.h"
 
 namespace r1::cli {
@@ -149,6 +150,7 @@ void add_run_command(CLI::App& app, Action* action) {
   args->flags.add_to(cmd);
   cmd->callback([args, action] {
     *action = [args](CliContext& ctx) {
+      report_fit(args->flags, args->model, ctx);
       std::unique_ptr<Engine> engine = Engine::load(args->flags.engine_options(args->model, ctx.verbosity));
       if (ctx.verbosity > 0) {
         const ModelDescription& d = engine->model();

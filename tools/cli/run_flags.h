@@ -32,6 +32,7 @@ struct ModelFlags {
   bool no_mmap = false;
   std::string numa = "off";
   std::string repack = "auto";
+  std::string fit = "auto";
   bool context_shift = false;
   int keep = 0;
   std::vector<std::string> stop;
@@ -60,6 +61,12 @@ struct ModelFlags {
     cmd->add_option("--repack", repack,
                     "Prompt kernels on weight rows packed eight at a time per call: auto (= on), on, off")
         ->check(CLI::IsMember({"auto", "on", "off"}));
+    cmd->add_option("--fit", fit,
+                    "Plan where the model goes and how fast it runs, and print it before loading: on (--fit alone), "
+                    "off, auto (on when a GPU is present)")
+        ->expected(0, 1)
+        ->default_str("on")
+        ->check(CLI::IsMember({"on", "off", "auto"}));
     cmd->add_flag("--context-shift", context_shift,
                   "When the context is full, drop the older half of it (after --keep tokens) and go on");
     cmd->add_option("--keep", keep, "With --context-shift: tokens kept from the start (BOS always; at most half)");
