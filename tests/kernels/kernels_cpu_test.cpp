@@ -163,6 +163,29 @@ std::vector<Case> all_cases() {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, KernelVsReference, testing::ValuesIn(all_cases()), case_name);
 
+// The super-block formats without a packed prompt kernel unpack each row once per call for prompts
+// (dot_super_unpacked) and sum in the one-token kernel's order: a prompt gives each token the bits it gets alone.
+TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  const GgmlType types[] = {GgmlType::kQ2_K,   GgmlType::kQ3_K,   GgmlType::kQ5_K,  GgmlType::kIQ4_XS,
+                            GgmlType::kIQ2_XXS, GgmlType::kIQ2_XS, GgmlType::kIQ2_S, GgmlType::kIQ3_XXS,
+                            GgmlType::kIQ3_S,  GgmlType::kIQ1_S,  GgmlType::kIQ1_M};
+  constexpr int64_t kRows = 70, kCols = 4096, kTokens = 11;  // several row groups; 4 + 4 + 3 tokens
+  uint32_t seed = 100;
+  for (GgmlType type : types) {
+    const Matrix m = random_matrix(type, kRows, kCols, seed++);
+    const std::vector<float> x = random_activations(kTokens, kCols, seed++);
+    std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
+    kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
+    for (int64_t t = 0; t < kTokens; ++t) {
+      kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
+    }
+    int differing = 0;
+    for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
+    EXPECT_EQ(differing, 0) << type_info(type).name << " under " << kernels.isa_name();
+  }
+}
+
 TEST(CpuKernels, SelectsBestAndForces) {
   const CpuFeatures features = detect_cpu_features();
   const CpuKernels best = CpuKernels::select(features);

@@ -178,9 +178,91 @@ R1_AVX2_INLINE void for_tiles(const DotArgs& a, Tile&& tile) {
   }
 }
 
+// A super-block as prepare() and chunk() leave it: what the dot products read, with no unpacking left to do.
+// The codes of chunk j are kept once, as int8 codes for signed formats (the magnitudes are one instruction
+// away) or as they are for unsigned ones.
+struct UnpackedSuper : SuperPrep {
+  __m256i q[8];
+};
+
+// Reads UnpackedSuper blocks through the format interface of super_tile, so both run the same arithmetic.
+template <class T>
+struct FromUnpacked {
+  static constexpr size_t kBytes = sizeof(UnpackedSuper);
+  static constexpr Codes kCodes = T::kCodes;
+  static constexpr bool kHasOff = T::kHasOff;
+  using Prep = SuperPrep;
+  // Field by field, vector loads: GCC copies a struct of vectors through the stack in 16-byte halves, and
+  // reading those back as 32-byte vectors defeats store forwarding (that stall made this path 4x slower).
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    const UnpackedSuper& u = *reinterpret_cast<const UnpackedSuper*>(b);
+    p.sc_lo = _mm256_load_si256(&u.sc_lo);
+    p.sc_hi = _mm256_load_si256(&u.sc_hi);
+    p.off = _mm256_load_si256(&u.off);
+    p.d = u.d;
+    p.doff = u.doff;
+  }
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int j) {
+    const __m256i q = _mm256_load_si256(&reinterpret_cast<const UnpackedSuper*>(b)->q[j]);
+    if constexpr (kCodes == Codes::kSigned) return signed_chunk(q);
+    else return unsigned_chunk(q);
+  }
+};
+
+// Prompts: rows are unpacked once per call, a group at a time, into a per-thread buffer (L2-sized) that every
+// token of the call then reads four at a time, instead of being unpacked again for every four tokens.
+// Unpacking is most of the work for the lattice i-quants (grid lookups) and a good part of it for the
+// split-bit K-quants. The sums are super_tile's, in its order, so the bits are those of the one-token path.
+// Tokens walk the group with their activations in L1; a group of rows per token group keeps the unpacked rows
+// in L2 (looping the other way round, rows outer and 32 tokens inner, streamed the activations from L2 and
+// ran four times slower).
+inline constexpr size_t kUnpackedGroupBytes = 256 * 1024;
+
+template <class T>
+void dot_super_unpacked(const DotArgs& a, int64_t nb) {
+  const int64_t group =
+      std::clamp<int64_t>(static_cast<int64_t>(kUnpackedGroupBytes / (sizeof(UnpackedSuper) * nb)), 1, a.n_rows);
+  thread_local std::vector<UnpackedSuper> rows;
+  if (rows.size() < static_cast<size_t>(group * nb)) rows.resize(static_cast<size_t>(group * nb));
+  const uint64_t row_bytes = sizeof(UnpackedSuper) * static_cast<uint64_t>(nb);
+  const uint8_t* unpacked = reinterpret_cast<const uint8_t*>(rows.data());
+  for (int64_t r0 = 0; r0 < a.n_rows; r0 += group) {
+    const int64_t ng = std::min(group, a.n_rows - r0);
+    for (int64_t r = 0; r < ng; ++r) {
+      const uint8_t* w = a.w + (r0 + r) * a.w_stride;
+      for (int64_t ib = 0; ib < nb; ++ib) {
+        const uint8_t* blk = w + ib * static_cast<int64_t>(T::kBytes);
+        typename T::Prep p;
+        T::prepare(blk, p);
+        UnpackedSuper& u = rows[static_cast<size_t>(r * nb + ib)];
+        static_cast<SuperPrep&>(u) = p;
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j) {
+          // A signed chunk may come as magnitudes and a separate sign pattern (grids); the code is their product.
+          const Chunk c = T::chunk(blk, p, j);
+          _mm256_store_si256(&u.q[j], T::kCodes == Codes::kSigned ? _mm256_sign_epi8(c.u, c.s) : c.u);
+        }
+      }
+    }
+    auto tokens = [&]<int NT>(int64_t t0) {
+      for (int64_t r = 0; r < ng; ++r) {
+        super_tile<FromUnpacked<T>, NT>(nb, unpacked + r * row_bytes, a.a + t0 * a.a_stride, a.a_stride,
+                                        a.y + t0 * a.y_stride + r0 + r, a.y_stride);
+      }
+    };
+    int64_t t0 = 0;
+    for (; t0 + 4 <= a.n_tokens; t0 += 4) tokens.template operator()<4>(t0);
+    for (; t0 < a.n_tokens; ++t0) tokens.template operator()<1>(t0);
+  }
+}
+
 template <class T>
 void dot_super(const DotArgs& a) noexcept {
   const int64_t nb = a.n / 256;
+  if (a.pack_rows && a.n_tokens >= 4) {
+    dot_super_unpacked<T>(a, nb);
+    return;
+  }
   for_tiles<1, 1>(a, [&]<int NR, int NT>(int64_t r, int64_t t0) {
     super_tile<T, NT>(nb, a.w + r * a.w_stride, a.a + t0 * a.a_stride, a.a_stride, a.y + t0 * a.y_stride + r,
                       a.y_stride);
