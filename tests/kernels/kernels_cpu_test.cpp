@@ -186,6 +186,41 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
   }
 }
 
+// Activation rows to Q8_K (what every K-quant and i-quant product multiplies): each ISA's version writes the
+// scalar quantize_row_q8_k_activations' bytes, on rows with the awkward cases: ties of magnitude with either
+// sign first, an all-zero block, a NaN, infinities, tiny and huge values.
+TEST(CpuKernels, ActivationsToQ8KMatchTheScalarBytes) {
+  const CpuFeatures features = detect_cpu_features();
+  constexpr int64_t kCols = 256 * 7, kTokens = 9;
+  std::mt19937 rng(77);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kTokens * kCols));
+  for (auto& v : x) v = normal(rng);
+  auto at = [&](int64_t t, int64_t i) -> float& { return x[static_cast<size_t>(t * kCols + i)]; };
+  at(0, 5) = 9.0f, at(0, 77) = -9.0f;          // tie, positive first
+  at(1, 300) = -9.0f, at(1, 301) = 9.0f;       // tie, negative first
+  for (int64_t i = 512; i < 768; ++i) at(2, i) = 0.0f;  // an all-zero block
+  at(3, 1000) = std::nanf("");                 // a NaN is passed over by the magnitude search
+  at(4, 10) = INFINITY;
+  at(5, 20) = -INFINITY;
+  for (int64_t i = 0; i < kCols; ++i) at(6, i) *= 1e-30f;  // tiny
+  for (int64_t i = 0; i < kCols; ++i) at(7, i) *= 1e30f;   // huge
+  for (int64_t i = 0; i < kCols; ++i) at(8, i) = std::round(at(8, i) * 3.0f) / 2.0f;  // many exact halves
+  std::vector<uint8_t> want(static_cast<size_t>(kTokens) * (kCols / 256) * 292);
+  const size_t row = want.size() / kTokens;
+  for (int64_t t = 0; t < kTokens; ++t) quantize_row_q8_k_activations(&at(t, 0), want.data() + t * row, kCols);
+  for (CpuIsa isa : CpuKernels::available(features)) {
+    const CpuKernels kernels = CpuKernels::select(features, cpu_isa_name(isa));
+    CpuActivations act;
+    kernels.quantize_activations(GgmlType::kQ4_K, x.data(), kTokens, kCols, act, nullptr);
+    ASSERT_EQ(act.data.size(), want.size());
+    for (int64_t t = 0; t < kTokens; ++t) {
+      EXPECT_EQ(std::memcmp(act.data.data() + t * row, want.data() + t * row, row), 0)
+          << kernels.isa_name() << ", row " << t;
+    }
+  }
+}
+
 TEST(CpuKernels, SelectsBestAndForces) {
   const CpuFeatures features = detect_cpu_features();
   const CpuKernels best = CpuKernels::select(features);

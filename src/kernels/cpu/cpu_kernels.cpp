@@ -98,7 +98,8 @@ bool CpuKernels::has_kernel(GgmlType weight_type) const { return table_->find(we
 namespace {
 
 // Activation rows [t_begin, t_end) of out (sized by quantize_activations).
-void quantize_activation_rows(const float* x, CpuActivations& out, int64_t t_begin, int64_t t_end) {
+void quantize_activation_rows(const cpu::KernelTable& table, const float* x, CpuActivations& out, int64_t t_begin,
+                              int64_t t_end) {
   const int64_t cols = out.cols;
   for (int64_t t = t_begin; t < t_end; ++t) {
     const float* xt = x + t * cols;
@@ -106,7 +107,10 @@ void quantize_activation_rows(const float* x, CpuActivations& out, int64_t t_beg
     switch (out.type) {
       case GgmlType::kQ8_0: quantize_row_q8_0_activations(xt, dst, cols); break;
       case GgmlType::kQ8_1: quantize_row_q8_1_activations(xt, dst, cols); break;
-      case GgmlType::kQ8_K: quantize_row_q8_k_activations(xt, dst, cols); break;
+      case GgmlType::kQ8_K:
+        if (table.quantize_q8_k != nullptr) table.quantize_q8_k(xt, dst, cols);
+        else quantize_row_q8_k_activations(xt, dst, cols);
+        break;
       case GgmlType::kF16:
         for (int64_t i = 0; i < cols; ++i) {
           const float v = fp16_to_fp32(fp32_to_fp16(xt[i]));
@@ -143,10 +147,10 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
   out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
   if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
     pool->parallel_range(static_cast<size_t>(n_tokens), 1, [&](size_t begin, size_t end, int) {
-      quantize_activation_rows(x, out, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+      quantize_activation_rows(*table_, x, out, static_cast<int64_t>(begin), static_cast<int64_t>(end));
     });
   } else {
-    quantize_activation_rows(x, out, 0, n_tokens);
+    quantize_activation_rows(*table_, x, out, 0, n_tokens);
   }
   out.decoded.clear();
   if (cpu::scalar_table().find(weight_type) == nullptr) {

@@ -558,4 +558,5 @@ void register_kquants(KernelTable& t);
 void register_iquants(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_attention(KernelTable& t);
+void register_quantize(KernelTable& t);
 }  // namespace r1::cpu::avx2

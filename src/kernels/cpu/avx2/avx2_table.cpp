@@ -11,6 +11,7 @@ const KernelTable& avx2_table() {
     avx2::register_kquants(t);
     avx2::register_iquants(t);
     avx2::register_attention(t);
+    avx2::register_quantize(t);
     return t;
   }();
   return table;
