@@ -50,12 +50,16 @@ void CpuBackend::rope(float* x, int n_heads, int head_dim, int64_t pos, const Ro
 
 void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t n) {
   constexpr int64_t kMinChunk = 16384;
+  const auto run = [&](int64_t begin, int64_t end) {
+    if (kernels_ != nullptr) kernels_->swiglu(gate + begin, up + begin, out + begin, end - begin);
+    else swiglu_ref(gate + begin, up + begin, out + begin, end - begin);
+  };
   if (pool_ == nullptr || pool_->size() == 1 || n < 2 * kMinChunk) {
-    swiglu_ref(gate, up, out, n);
+    run(0, n);
     return;
   }
   pool_->parallel_range(static_cast<size_t>(n), kMinChunk, [&](size_t begin, size_t end, int) {
-    swiglu_ref(gate + begin, up + begin, out + begin, static_cast<int64_t>(end - begin));
+    run(static_cast<int64_t>(begin), static_cast<int64_t>(end));
   });
 }
 

@@ -53,6 +53,8 @@ using DotFn = void (*)(const DotArgs& args) noexcept;
 
 // One activation row of n floats (a multiple of 256) to Q8_K, bit for bit quantize_q8_k (quant_k.cpp).
 using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept;
+// out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
+using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
 
 // Flash attention over an F16 K and V cache for heads [head_begin, head_end): attention_ref's contract and
 // bits (ref_ops.h), head dimensions up to kMaxAttentionHeadDim.
@@ -70,6 +72,7 @@ struct KernelTable {
   DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
   AttentionFn attention_f16_flash;  // null: attention_ref runs
   QuantizeQ8KFn quantize_q8_k;      // null: the scalar quantize_row_q8_k_activations runs
+  SwigluFn swiglu;                  // null: swiglu_ref runs
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).
   DotFn find(GgmlType t) const {

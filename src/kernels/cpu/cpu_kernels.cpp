@@ -225,4 +225,9 @@ void CpuKernels::attention(const AttentionParams& p, const float* q, const uint8
   }
 }
 
+void CpuKernels::swiglu(const float* gate, const float* up, float* out, int64_t n) const {
+  if (table_->swiglu != nullptr) table_->swiglu(gate, up, out, n);
+  else swiglu_ref(gate, up, out, n);
+}
+
 }  // namespace r1

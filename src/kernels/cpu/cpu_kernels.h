@@ -78,6 +78,9 @@ class CpuKernels {
   void attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes, const uint8_t* v,
                  uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin, int head_end) const;
 
+  // swiglu_ref's contract; this ISA's SIMD version (within a few ulp of it) where there is one.
+  void swiglu(const float* gate, const float* up, float* out, int64_t n) const;
+
  private:
   CpuKernels(CpuIsa isa, const cpu::KernelTable* table) : isa_(isa), table_(table) {}
   CpuIsa isa_;

@@ -559,4 +559,5 @@ void register_iquants(KernelTable& t);
 void register_legacy(KernelTable& t);
 void register_attention(KernelTable& t);
 void register_quantize(KernelTable& t);
+void register_swiglu(KernelTable& t);
 }  // namespace r1::cpu::avx2

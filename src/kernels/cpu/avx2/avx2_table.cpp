@@ -12,6 +12,7 @@ const KernelTable& avx2_table() {
     avx2::register_iquants(t);
     avx2::register_attention(t);
     avx2::register_quantize(t);
+    avx2::register_swiglu(t);
     return t;
   }();
   return table;
