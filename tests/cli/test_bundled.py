@@ -71,6 +71,16 @@ def main():
         err = run(["eval", "-m", str(MODEL), "--dataset", str(bad)])
         check(err.returncode == 1 and "line 2" in err.stderr, f"eval: bad dataset: {err.returncode} {err.stderr!r}")
 
+    # r1 bench takes several -m, as llama-bench does: one JSON array with every model's tests, in order.
+    bench = run(["bench", "-m", str(MODEL), "-m", str(MODEL_DEEPSEEK2), "-p", "16", "-n", "4", "-r", "1",
+                 "--no-bandwidth", "--json"])
+    check(bench.returncode == 0, f"bench two models: exit {bench.returncode}: {bench.stderr}")
+    if bench.returncode == 0:
+        tests = json.loads(bench.stdout)
+        kinds = [(t["model_type"].split()[0], t["n_prompt"], t["n_gen"]) for t in tests]
+        check(kinds == [("qwen2", 16, 0), ("qwen2", 0, 4), ("deepseek2", 16, 0), ("deepseek2", 0, 4)],
+              f"bench two models: {kinds}")
+
     return finish("bundled model e2e")
 
 

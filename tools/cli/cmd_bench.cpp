@@ -1,9 +1,11 @@
-// `r1 bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r 5] [--depth D] [--json|--md]` and `r1 bench --bandwidth`:
+// `r1 bench -m MODEL [-m MODEL...] [-p 512] [-n 128] [-t THREADS] [-r 5] [--depth D] [--json|--md]` and
+// `r1 bench --bandwidth`:
 // prompt and generation tok/s (llama-bench's tests and JSON fields), load time, kernel ISA, and generation's
 // achieved read bandwidth next to the machine's. The work is in src/tools/bench_runner.h.
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bench_bandwidth.h"
 #include "bench_runner.h"
@@ -15,6 +17,7 @@ namespace r1::cli {
 namespace {
 struct BenchArgs {
   bench::BenchOptions options;
+  std::vector<std::string> models;
   bool json = false;
   bool md = false;
   bool bandwidth = false;
@@ -29,7 +32,7 @@ void add_bench_command(CLI::App& app, Action* action) {
   CLI::App* cmd = app.add_subcommand(
       "bench", "Prompt and generation tok/s, load time, and generation's read bandwidth against the machine's");
   bench::BenchOptions& o = args->options;
-  cmd->add_option("-m,--model", o.model, "GGUF model file (any part of a split set)");
+  cmd->add_option("-m,--model", args->models, "GGUF model file (any part of a split set); repeatable, as in llama-bench");
   cmd->add_option("-p,--n-prompt", o.n_prompt, "Prompt tokens per pp test (0: no pp test)")->capture_default_str();
   cmd->add_option("-n,--n-gen", o.n_gen, "Generated tokens per tg test (0: no tg test)")->capture_default_str();
   cmd->add_option("-t,--threads", o.threads, "CPU threads (default: one per physical core)");
@@ -51,7 +54,7 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_flag("--no-bandwidth", args->no_bandwidth, "With -m: skip the machine bandwidth measurement");
   cmd->callback([args, action] {
     *action = [args](CliContext& ctx) {
-      if (args->options.model.empty()) {
+      if (args->models.empty()) {
         if (!args->bandwidth) throw Error("give -m MODEL to benchmark, or --bandwidth to measure the machine");
         const bench::MachineBandwidth bw = bench::measure_machine_bandwidth();
         print(args->json ? bench::bandwidth_json(bw).dump(2) + "\n" : "machine read bandwidth: " + bench::bandwidth_text(bw) + "\n");
@@ -59,9 +62,20 @@ void add_bench_command(CLI::App& app, Action* action) {
       }
       if (args->bandwidth && args->no_bandwidth) throw Error("--bandwidth and --no-bandwidth contradict each other");
       args->options.measure_bandwidth = !args->no_bandwidth;
-      const bench::BenchReport report = bench::run_bench(args->options, ctx.log);
-      print(args->json ? bench::bench_json(report).dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n"
-                       : bench::bench_markdown(report));
+      // Several models: one after the other, each with its own report; --json gives one array of all tests.
+      nlohmann::ordered_json all = nlohmann::ordered_json::array();
+      std::string text;
+      for (const std::string& model : args->models) {
+        bench::BenchOptions o = args->options;
+        o.model = model;
+        const bench::BenchReport report = bench::run_bench(o, ctx.log);
+        if (args->json) {
+          for (auto& test : bench::bench_json(report)) all.push_back(std::move(test));
+        } else {
+          text += (text.empty() ? "" : "\n") + bench::bench_markdown(report);
+        }
+      }
+      print(args->json ? all.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n" : text);
       return 0;
     };
   });
