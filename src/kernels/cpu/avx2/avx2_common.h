@@ -213,13 +213,12 @@ struct FromUnpacked {
 // token of the call then reads four at a time, instead of being unpacked again for every four tokens.
 // Unpacking is most of the work for the lattice i-quants (grid lookups) and a good part of it for the
 // split-bit K-quants. The sums are super_tile's, in its order, so the bits are those of the one-token path.
-// Tokens walk the group with their activations in L1; a group of rows per token group keeps the unpacked rows
-// in L2 (looping the other way round, rows outer and 32 tokens inner, streamed the activations from L2 and
-// ran four times slower).
+// Each group of four tokens walks the whole group of unpacked rows (kept in L2) with its activations in L1.
 inline constexpr size_t kUnpackedGroupBytes = 256 * 1024;
 
 template <class T>
 void dot_super_unpacked(const DotArgs& a, int64_t nb) {
+  if (a.n_rows <= 0) return;
   const int64_t group =
       std::clamp<int64_t>(static_cast<int64_t>(kUnpackedGroupBytes / (sizeof(UnpackedSuper) * nb)), 1, a.n_rows);
   thread_local std::vector<UnpackedSuper> rows;
