@@ -8,10 +8,8 @@
 namespace r1::plan {
 namespace {
 
-bool uses_gpu(PlacementKind kind) {
-  return kind == PlacementKind::kAllGpu || kind == PlacementKind::kUnified || kind == PlacementKind::kExpertsInRam ||
-         kind == PlacementKind::kLayerSplit;
-}
+// Every placement but CPU-only (and none) puts something on a GPU.
+bool uses_gpu(PlacementKind kind) { return kind != PlacementKind::kCpuOnly && kind != PlacementKind::kNone; }
 
 std::string speed_line(const PlanResult& r) {
   if (!r.fits) return fmt::format("verdict: {}", verdict_name(r.verdict));

@@ -1,5 +1,6 @@
-// AVX2 kernels for the lattice i-quants: IQ2_XXS, IQ1_S and IQ1_M unpacked with SIMD gathers from the grid
-// tables; IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S through their scalar unpackers (SuperFromScalar) for now.
+// AVX2 kernels for the lattice i-quants: IQ2_XXS, IQ1_S and IQ1_M unpacked from the grid tables (IQ1_M from
+// a table of its final codes); IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S through their scalar unpackers
+// (SuperFromScalar) for now.
 // Decode formulas: src/quant/quant_iq1.cpp, quant_iq2.cpp, quant_iq3.cpp.
 #include "avx2_common.h"
 

@@ -1,9 +1,8 @@
 // AVX2 SwiGLU, out = gate / (1 + e^-gate) * up, with an exponential of its own in place of libm's expf (which,
 // called per element, was about 5 % of a 1.5B model's prompt time). Not bit-identical to swiglu_ref: within a
 // few units in the last place (kernels_test bounds it), as llama.cpp's SIMD SiLU is against its scalar one.
-#include <cmath>
-
 #include "avx2_common.h"
+#include "ref_ops.h"
 
 namespace r1::cpu {
 namespace {
@@ -36,7 +35,7 @@ void swiglu_avx2(const float* gate, const float* up, float* out, int64_t n) noex
     const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
     _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), _mm256_loadu_ps(up + i)));
   }
-  for (; i < n; ++i) out[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  swiglu_ref(gate + i, up + i, out + i, n - i);  // the last n % 8
 }
 
 }  // namespace
