@@ -1,6 +1,8 @@
 // ThreadPool: a fixed set of persistent workers that run one parallel loop at a time. The calling thread
-// takes part, so a pool of N threads has N-1 workers. A task that throws has its first exception rethrown
-// on the caller after the loop has drained; the other tasks still run (no partial, half-joined state).
+// takes part, so a pool of N threads has N-1 workers. Idle threads poll for about 200 µs before they sleep, so
+// back-to-back loops (a decode step's) start and end without a kernel round trip. A task that throws has its
+// first exception rethrown on the caller after the loop has drained; the other tasks still run (no partial,
+// half-joined state).
 #pragma once
 
 #include <atomic>
@@ -44,9 +46,10 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  uint64_t generation_ = 0;
-  bool stopping_ = false;
-  int busy_workers_ = 0;
+  std::atomic<uint64_t> generation_{0};  // changed under mutex_ only (see worker_loop)
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> busy_workers_{0};
+  bool spin_ = true;  // idle threads poll a while before sleeping (not when threads outnumber cores)
 
   // The current loop (valid while a parallel_for is in flight).
   const std::function<void(size_t, int)>* job_ = nullptr;

@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <stdexcept>
 #include <vector>
 
@@ -34,6 +36,21 @@ TEST(ThreadPool, ManyLoopsInARow) {
     pool.parallel_for(5, [&](size_t task, int) { sum += static_cast<long>(task); });
   }
   EXPECT_EQ(sum.load(), 2000L * 10);
+}
+
+// Idle threads poll for about 200 µs and then sleep: loops that come after gaps on both sides of that (and
+// right at it, where a start can meet a thread on its way to sleep) all run every task.
+TEST(ThreadPool, LoopsAfterIdleGapsOfEveryLength) {
+  ThreadPool pool(2);
+  std::atomic<long> sum{0};
+  long want = 0;
+  for (int round = 0; round < 120; ++round) {
+    const int gap_us = round % 3 == 0 ? 2000 : 150 + (round * 7) % 100;
+    std::this_thread::sleep_for(std::chrono::microseconds(gap_us));
+    pool.parallel_for(4, [&](size_t task, int) { sum += static_cast<long>(task) + 1; });
+    want += 10;
+    ASSERT_EQ(sum.load(), want) << "round " << round;
+  }
 }
 
 TEST(ThreadPool, RangeCoversEveryIndexOnce) {
