@@ -340,9 +340,39 @@ R1_AVX2_INLINE void dot_rows8(const DotArgs& a, Rest&& rest) {
     const int64_t chunk = std::max<int64_t>(1, static_cast<int64_t>(kPackedChunkBytes / sizeof(typename P::Packed)));
     thread_local std::vector<typename P::Packed> packed;
     thread_local std::vector<typename P::State> state;
-    if (packed.size() < static_cast<size_t>(chunk)) packed.resize(static_cast<size_t>(chunk));
-    if (state.size() < static_cast<size_t>(a.n_tokens)) state.resize(static_cast<size_t>(a.n_tokens));
+    if (packed.size() < static_cast<size_t>(2 * chunk)) packed.resize(static_cast<size_t>(2 * chunk));
+    if (state.size() < static_cast<size_t>(2 * a.n_tokens)) state.resize(static_cast<size_t>(2 * a.n_tokens));
     const int64_t grouped = a.n_tokens - a.n_tokens % 4;
+    // Kernels with tile_groups take sixteen rows at a time (two groups of eight, in half-sized column chunks
+    // so both stay in L1), their grouped tokens two at a time; each row and token still sums its blocks in
+    // order with the same rounding, so the grouping changes no bit.
+    if constexpr (requires { P::kPairsOfGroups; }) {
+      const int64_t half = std::max<int64_t>(1, chunk / 2);
+      const int64_t nt = a.n_tokens;
+      for (; r + 16 <= a.n_rows; r += 16) {
+        for (int64_t t = 0; t < 2 * nt; ++t) state[static_cast<size_t>(t)] = typename P::State{};
+        for (int64_t c0 = 0; c0 < nb; c0 += half) {
+          const int64_t nc = std::min(half, nb - c0);
+          for (int g = 0; g < 2; ++g) {
+            P::pack(a.w + (r + 8 * g) * a.w_stride + c0 * static_cast<int64_t>(P::kWeightBytes), a.w_stride, nc,
+                    packed.data() + g * half);
+          }
+          const uint8_t* act = a.a + c0 * static_cast<int64_t>(P::kActBytes);
+          for (int64_t t = 0; t < grouped; t += 2) {
+            P::template tile_groups<2, 2, true>(packed.data(), half, nc, act + t * a.a_stride, a.a_stride,
+                                                &state[static_cast<size_t>(t)], nt);
+          }
+          for (int64_t t = grouped; t < nt; ++t) {
+            P::template tile_groups<2, 1, false>(packed.data(), half, nc, act + t * a.a_stride, a.a_stride,
+                                                 &state[static_cast<size_t>(t)], nt);
+          }
+        }
+        for (int64_t t = 0; t < nt; ++t) {
+          P::finish(state[static_cast<size_t>(t)], a.y + t * a.y_stride + r);
+          P::finish(state[static_cast<size_t>(nt + t)], a.y + t * a.y_stride + r + 8);
+        }
+      }
+    }
     for (; r + 8 <= a.n_rows; r += 8) {
       for (int64_t t = 0; t < a.n_tokens; ++t) state[static_cast<size_t>(t)] = typename P::State{};
       for (int64_t c0 = 0; c0 < nb; c0 += chunk) {

@@ -232,76 +232,97 @@ struct Q4KRows8Kernel {
   // The code × activation pair sums of a sub-block add up in int16: eight of them are at most 8 × 2 × 15 × 128.
   static constexpr int kSpanAt[4] = {0, 1, 4, 5};
 
-  template <int NT, bool kPerSpan>
-  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
-    __m256 acc[NT], accm[NT];
-    for (int t = 0; t < NT; ++t) {
-      acc[t] = st[t].acc;
-      accm[t] = st[t].accm;
+  // G groups of eight packed rows (group g at w + g * w_group, its states at st + g * st_group) against NT
+  // tokens. With two groups each broadcast activation word feeds two weight vectors: the broadcast costs about
+  // as much as the product it feeds, so sixteen rows by two tokens runs ~15 % faster than eight by four (the
+  // same sums, so the same bits).
+  template <int G, int NT, bool kPerSpan>
+  static R1_AVX2_INLINE void tile_groups(const Packed* w, int64_t w_group, int64_t nb, const uint8_t* a,
+                                         uint64_t a_stride, State* st, int64_t st_group) {
+    __m256 acc[G][NT], accm[G][NT];
+    for (int g = 0; g < G; ++g) {
+      for (int t = 0; t < NT; ++t) {
+        acc[g][t] = st[g * st_group + t].acc;
+        accm[g][t] = st[g * st_group + t].accm;
+      }
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
-      const Q4KRows8& b = w[ib];
+      const Q4KRows8* b[G];
+      for (int g = 0; g < G; ++g) b[g] = &w[g * w_group + ib];
       const uint8_t* ab = a + ib * static_cast<int64_t>(kQ8_KBytes);
-      __m256 dd[NT], dm[NT];
+      __m256 da[NT];
       alignas(32) int32_t bs[NT][8];  // span k: the activation sums of its two sub-blocks as int16, at kSpanAt[k]
-      __m256i isum[NT], imin[NT];
+      __m256i isum[G][NT], imin[G][NT];
       for (int t = 0; t < NT; ++t) {
-        const __m256 da = _mm256_set1_ps(load_f32(ab + t * a_stride));
-        dd[t] = _mm256_mul_ps(b.d, da);
-        dm[t] = _mm256_mul_ps(b.dmin, da);
+        da[t] = _mm256_set1_ps(load_f32(ab + t * a_stride));
         // Sums per 32 (int32, |s| <= 32 * 128), packed back to int16 within each 128-bit lane: span k's pair is
         // int32 number k % 2 of lane k / 2.
         const __m256i s32 = _mm256_madd_epi16(loadu256(ab + t * a_stride + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
         _mm256_store_si256(reinterpret_cast<__m256i*>(bs[t]), _mm256_packs_epi32(s32, s32));
-        isum[t] = imin[t] = _mm256_setzero_si256();
+        for (int g = 0; g < G; ++g) isum[g][t] = imin[g][t] = _mm256_setzero_si256();
       }
 #pragma GCC unroll 1
       for (int k = 0; k < 4; ++k) {
         // Sub-blocks 2k and 2k + 1 in two passes: with both at once the sixteen registers do not hold the
         // accumulators of four tokens, and a spilled one costs more than the second pass.
-        __m256i lo_s[NT], hi_s[NT];
-        for (int t = 0; t < NT; ++t) lo_s[t] = hi_s[t] = _mm256_setzero_si256();
+        __m256i lo_s[G][NT], hi_s[G][NT];
+        for (int g = 0; g < G; ++g) {
+          for (int t = 0; t < NT; ++t) lo_s[g][t] = hi_s[g][t] = _mm256_setzero_si256();
+        }
 #pragma GCC unroll 2
         for (int i = 0; i < 8; ++i) {
-          const __m256i lo = _mm256_load_si256(&b.qs[16 * k + i]);
+          __m256i lo[G];
+          for (int g = 0; g < G; ++g) lo[g] = _mm256_load_si256(&b[g]->qs[16 * k + i]);
 #pragma GCC unroll 4
           for (int t = 0; t < NT; ++t) {
-            const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 4 * i;
-            lo_s[t] = _mm256_add_epi16(lo_s[t], _mm256_maddubs_epi16(lo, bcast32(q)));
+            const __m256i q = bcast32(ab + t * a_stride + kQ8_KQsOffset + 64 * k + 4 * i);
+            for (int g = 0; g < G; ++g) lo_s[g][t] = _mm256_add_epi16(lo_s[g][t], _mm256_maddubs_epi16(lo[g], q));
           }
         }
 #pragma GCC unroll 2
         for (int i = 0; i < 8; ++i) {
-          const __m256i hi = _mm256_load_si256(&b.qs[16 * k + 8 + i]);
+          __m256i hi[G];
+          for (int g = 0; g < G; ++g) hi[g] = _mm256_load_si256(&b[g]->qs[16 * k + 8 + i]);
 #pragma GCC unroll 4
           for (int t = 0; t < NT; ++t) {
-            const uint8_t* q = ab + t * a_stride + kQ8_KQsOffset + 64 * k + 32 + 4 * i;
-            hi_s[t] = _mm256_add_epi16(hi_s[t], _mm256_maddubs_epi16(hi, bcast32(q)));
+            const __m256i q = bcast32(ab + t * a_stride + kQ8_KQsOffset + 64 * k + 32 + 4 * i);
+            for (int g = 0; g < G; ++g) hi_s[g][t] = _mm256_add_epi16(hi_s[g][t], _mm256_maddubs_epi16(hi[g], q));
           }
         }
+        for (int g = 0; g < G; ++g) {
 #pragma GCC unroll 4
-        for (int t = 0; t < NT; ++t) {
-          const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo_s[t], b.sc[2 * k]),
-                                             _mm256_madd_epi16(hi_s[t], b.sc[2 * k + 1]));
-          const __m256i m = _mm256_madd_epi16(b.mn[k], _mm256_set1_epi32(bs[t][kSpanAt[k]]));
-          if constexpr (kPerSpan) {
-            acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), dd[t], acc[t]);
-            accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), dm[t], accm[t]);
-          } else {
-            isum[t] = _mm256_add_epi32(isum[t], s);
-            imin[t] = _mm256_add_epi32(imin[t], m);
+          for (int t = 0; t < NT; ++t) {
+            const __m256i s = _mm256_add_epi32(_mm256_madd_epi16(lo_s[g][t], b[g]->sc[2 * k]),
+                                               _mm256_madd_epi16(hi_s[g][t], b[g]->sc[2 * k + 1]));
+            const __m256i m = _mm256_madd_epi16(b[g]->mn[k], _mm256_set1_epi32(bs[t][kSpanAt[k]]));
+            if constexpr (kPerSpan) {
+              acc[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(b[g]->d, da[t]), acc[g][t]);
+              accm[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(m), _mm256_mul_ps(b[g]->dmin, da[t]), accm[g][t]);
+            } else {
+              isum[g][t] = _mm256_add_epi32(isum[g][t], s);
+              imin[g][t] = _mm256_add_epi32(imin[g][t], m);
+            }
           }
         }
       }
       if constexpr (!kPerSpan) {
-        for (int t = 0; t < NT; ++t) {
-          acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[t]), dd[t], acc[t]);
-          accm[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[t]), dm[t], accm[t]);
+        for (int g = 0; g < G; ++g) {
+          for (int t = 0; t < NT; ++t) {
+            acc[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum[g][t]), _mm256_mul_ps(b[g]->d, da[t]), acc[g][t]);
+            accm[g][t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin[g][t]), _mm256_mul_ps(b[g]->dmin, da[t]), accm[g][t]);
+          }
         }
       }
     }
-    for (int t = 0; t < NT; ++t) st[t] = {acc[t], accm[t]};
+    for (int g = 0; g < G; ++g) {
+      for (int t = 0; t < NT; ++t) st[g * st_group + t] = {acc[g][t], accm[g][t]};
+    }
   }
+  template <int NT, bool kPerSpan>
+  static R1_AVX2_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+    tile_groups<1, NT, kPerSpan>(w, 0, nb, a, a_stride, st, 0);
+  }
+  static constexpr bool kPairsOfGroups = true;  // dot_rows8 may run tile_groups<2, 2, ...>
   static R1_AVX2_INLINE void finish(const State& st, float* y) { _mm256_storeu_ps(y, _mm256_sub_ps(st.acc, st.accm)); }
 };
 
