@@ -14,6 +14,7 @@
 #include "cpu_features.h"
 #include "engine_impl.h"
 #include "error.h"
+#include "kv_cache.h"
 #include "numa.h"
 #include "process_memory.h"
 #include "tokenizer_load.h"
@@ -27,17 +28,6 @@ uint64_t available_memory_bytes() {
   const uint64_t bytes = meminfo_bytes("MemAvailable");
   return bytes ? bytes : 8ull << 30;  // unknown: assume a modest machine
 }
-
-namespace {
-
-GgmlType cache_type(const std::string& name) {
-  if (name == "f32") return GgmlType::kF32;
-  if (name == "f16") return GgmlType::kF16;
-  if (name == "q8_0") return GgmlType::kQ8_0;
-  throw Error(fmt::format("unknown KV cache type '{}' (use f32, f16 or q8_0)", name));
-}
-
-}  // namespace
 
 // The CPU for each pool thread under --numa (empty when off). isolate also keeps the calling thread, which
 // takes part in every loop, on the home node.
@@ -97,8 +87,8 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   const int64_t n_ctx_train =
       static_cast<int64_t>(file_->metadata().find_uint(arch + ".context_length").value_or(4096));
   int context = options.context;
-  ModelOptions mo{.n_ctx = 1, .n_seq = options.max_sessions, .cache_type_k = cache_type(options.cache_type_k),
-                  .cache_type_v = cache_type(options.cache_type_v), .flash_attention = options.flash_attention, .ubatch = 512, .trace = {}};
+  ModelOptions mo{.n_ctx = 1, .n_seq = options.max_sessions, .cache_type_k = kv_cache_type_from_name(options.cache_type_k),
+                  .cache_type_v = kv_cache_type_from_name(options.cache_type_v), .flash_attention = options.flash_attention, .ubatch = 512, .trace = {}};
   if (context <= 0) {
     // The training context, capped by what fits beside the weights in free memory (reasoning traces run
     // long, so at least 8192 whenever that fits). The cache is touched lazily, so a large reservation is free

@@ -10,6 +10,13 @@
 
 namespace r1 {
 
+GgmlType kv_cache_type_from_name(std::string_view name) {
+  if (name == "f32") return GgmlType::kF32;
+  if (name == "f16") return GgmlType::kF16;
+  if (name == "q8_0") return GgmlType::kQ8_0;
+  throw Error(fmt::format("unknown KV cache type '{}' (use f32, f16 or q8_0)", name));
+}
+
 void KvCache::Free::operator()(void* p) const { std::free(p); }
 
 KvCache::KvCache(const Shape& shape) : shape_(shape), lengths_(static_cast<size_t>(shape.n_seq), 0) {

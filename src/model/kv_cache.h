@@ -5,11 +5,15 @@
 
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <vector>
 
 #include "type_table.h"
 
 namespace r1 {
+
+// The cache type a flag names (-ctk/-ctv: f32, f16, q8_0); throws r1::Error for any other name.
+GgmlType kv_cache_type_from_name(std::string_view name);
 
 class KvCache {
  public:

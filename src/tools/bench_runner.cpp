@@ -20,6 +20,7 @@
 #include "cpu_kernels.h"
 #include "error.h"
 #include "file_types.h"
+#include "kv_cache.h"
 #include "model.h"
 #include "thread_pool.h"
 
@@ -165,6 +166,8 @@ void validate_options(const BenchOptions& o) {
     throw Error(fmt::format("--kernels '{}' is unknown (auto, avx512, avx2, scalar or reference)", o.kernels));
   }
   CpuKernels::repack_from_name(o.repack);
+  kv_cache_type_from_name(o.cache_type_k);
+  kv_cache_type_from_name(o.cache_type_v);
   if (o.mla != "auto" && o.mla != "absorbed" && o.mla != "expanded") {
     throw Error(fmt::format("--mla '{}' is unknown (auto, absorbed or expanded)", o.mla));
   }
@@ -239,7 +242,10 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   const MlaForm mla = options.mla == "absorbed" ? MlaForm::kAbsorbed
                       : options.mla == "expanded" ? MlaForm::kExpanded
                                                   : MlaForm::kAuto;
-  lm.model = load_model(*lm.file, ModelOptions{.n_ctx = static_cast<int>(n_ctx), .n_seq = 1, .mla_form = mla, .trace = {}},
+  lm.model = load_model(*lm.file, ModelOptions{.n_ctx = static_cast<int>(n_ctx), .n_seq = 1,
+                                                   .cache_type_k = kv_cache_type_from_name(options.cache_type_k),
+                                                   .cache_type_v = kv_cache_type_from_name(options.cache_type_v),
+                                                   .mla_form = mla, .trace = {}},
                         Placement{.layers = {}, .head = lm.backend.get()});
   report.load_seconds = seconds_since(t_load);
 
@@ -254,6 +260,8 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   report.model_type = fmt::format("{} {} {}", report.architecture, params_label(report.model_n_params), ftype);
   report.kernel_isa = lm.kernels ? std::string(lm.kernels->isa_name()) : "reference";
   report.kv_bytes_per_position = lm.model->info().kv_bytes_per_token;
+  report.cache_type_k = options.cache_type_k;
+  report.cache_type_v = options.cache_type_v;
   report.read = weight_bytes_per_token(*lm.file);
   log.info("loaded {} ({}) in {:.1f} ms; {} threads, {} kernels", options.model, report.model_type,
            report.load_seconds * 1e3, report.n_threads, report.kernel_isa);
@@ -290,8 +298,8 @@ nlohmann::ordered_json bench_json(const BenchReport& report) {
     j["model_n_params"] = report.model_n_params;
     j["n_ubatch"] = 512;
     j["n_threads"] = report.n_threads;
-    j["type_k"] = "f16";
-    j["type_v"] = "f16";
+    j["type_k"] = report.cache_type_k;
+    j["type_v"] = report.cache_type_v;
     j["flash_attn"] = true;
     j["n_prompt"] = t.n_prompt;
     j["n_gen"] = t.n_gen;
@@ -342,9 +350,9 @@ std::string bench_markdown(const BenchReport& report) {
     if (bw) out += tg ? fmt::format(" {:>6.1f}% |", 100.0 * achieved / report.machine->bytes_per_second) : "         |";
     out += "\n";
   }
-  out += fmt::format("\nload time {:.1f} ms; {} reps after a warm-up; CPU: {}\n", report.load_seconds * 1e3,
-                     report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
-                     report.cpu_info.empty() ? "unknown" : report.cpu_info);
+  out += fmt::format("\nload time {:.1f} ms; {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
+                     report.load_seconds * 1e3, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
+                     report.cache_type_k, report.cache_type_v, report.cpu_info.empty() ? "unknown" : report.cpu_info);
   for (const BenchTest& t : report.tests) {
     if (!(t.n_gen > 0 && t.n_prompt == 0)) continue;
     const std::string experts =

@@ -29,6 +29,8 @@ struct BenchOptions {
   std::string kernels = "auto"; // auto, avx512, avx2, scalar, or reference (the scalar oracle)
   std::string repack = "auto";  // prompt kernels on weight rows packed per call: auto (= on), on or off
   std::string mla = "auto";     // deepseek2 attention form: auto, absorbed or expanded (layers/mla_attention.h)
+  std::string cache_type_k = "f16";  // KV cache types, as llama-bench's -ctk/-ctv: f32, f16 or q8_0
+  std::string cache_type_v = "f16";
   bool measure_bandwidth = true;  // also measure the machine's read bandwidth (2 GiB, best of 5)
   uint64_t seed = 42;           // for the random token ids
 };
@@ -79,6 +81,7 @@ struct BenchReport {
   int n_threads = 0;
   double load_seconds = 0;      // open + map + validate + build the model (weights are paged in lazily)
   uint64_t kv_bytes_per_position = 0;  // KV cache bytes per token of context, all layers, K and V
+  std::string cache_type_k = "f16", cache_type_v = "f16";
   TokenReadBytes read;
   std::string test_time;        // UTC, ISO 8601, when the tests started
   std::vector<BenchTest> tests;

@@ -81,6 +81,18 @@ def main():
         check(kinds == [("qwen2", 16, 0), ("qwen2", 0, 4), ("deepseek2", 16, 0), ("deepseek2", 0, 4)],
               f"bench two models: {kinds}")
 
+    # The KV cache types, as llama-bench's -ctk/-ctv (and its type_k/type_v fields); the latent cache of the
+    # deepseek2 model too.
+    for model in (MODEL, MODEL_DEEPSEEK2):
+        q8 = run(["bench", "-m", str(model), "-p", "16", "-n", "4", "-r", "1", "-d", "40", "-ctk", "q8_0",
+                  "-ctv", "q8_0", "--no-bandwidth", "--json"])
+        check(q8.returncode == 0, f"bench -ctk q8_0 {model.name}: exit {q8.returncode}: {q8.stderr}")
+        if q8.returncode == 0:
+            types = {(t["type_k"], t["type_v"]) for t in json.loads(q8.stdout)}
+            check(types == {("q8_0", "q8_0")}, f"bench -ctk q8_0 {model.name}: {types}")
+    bad_cache = run(["bench", "-m", str(MODEL), "-ctk", "q4_0", "--no-bandwidth"])
+    check(bad_cache.returncode != 0, f"bench -ctk q4_0: exit {bad_cache.returncode}")
+
     return finish("bundled model e2e")
 
 

@@ -307,26 +307,32 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
     for (const Shape sh : {Shape{4, 2, 64, 64}, Shape{8, 1, 144, 128}, Shape{3, 3, 40, 20}, Shape{2, 1, 576, 512},
                            Shape{7, 1, 80, 72}, Shape{14, 2, 32, 40}}) {
       for (int64_t n_kv : {int64_t{1}, int64_t{7}, int64_t{100}, kFlashFloatAccumulatorFrom - 1, kFlashFloatAccumulatorFrom + 77}) {
-        for (GgmlType cache : {GgmlType::kF16, GgmlType::kF32}) {
+        // Caches: F16, F32, Q8_0, and Q8_0 keys with F16 values and the other way round (Q8_0 rows need head
+        // sizes in whole blocks of 32).
+        const std::pair<GgmlType, GgmlType> caches[] = {{GgmlType::kF16, GgmlType::kF16},
+                                                        {GgmlType::kF32, GgmlType::kF32},
+                                                        {GgmlType::kQ8_0, GgmlType::kQ8_0},
+                                                        {GgmlType::kQ8_0, GgmlType::kF16},
+                                                        {GgmlType::kF16, GgmlType::kQ8_0}};
+        for (const auto& [k_type, v_type] : caches) {
+          if ((k_type == GgmlType::kQ8_0 && sh.dk % 32 != 0) || (v_type == GgmlType::kQ8_0 && sh.dv % 32 != 0)) continue;
           for (bool flash : {true, false}) {
-            AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, cache, cache, flash};
-            const int64_t es = cache == GgmlType::kF16 ? 2 : 4;
-            const uint64_t k_row = static_cast<uint64_t>(sh.n_head_kv * sh.dk * es);
-            const uint64_t v_row = static_cast<uint64_t>(sh.n_head_kv * sh.dv * es);
+            AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, k_type, v_type, flash};
+            const auto row_size = [](GgmlType t, int64_t n) { return *row_bytes(type_info(t), static_cast<uint64_t>(n)); };
+            const uint64_t k_row = row_size(k_type, sh.n_head_kv * sh.dk);
+            const uint64_t v_row = row_size(v_type, sh.n_head_kv * sh.dv);
             std::vector<uint8_t> k(k_row * n_kv), v(v_row * n_kv);
-            auto fill = [&](std::vector<uint8_t>& buf) {
-              for (size_t i = 0; i < buf.size() / es; ++i) {
-                const float x = 3.0f * normal(rng);
-                if (es == 2) {
-                  const uint16_t h = fp32_to_fp16(x);
-                  std::memcpy(buf.data() + 2 * i, &h, 2);
-                } else {
-                  std::memcpy(buf.data() + 4 * i, &x, 4);
-                }
+            // Rows of 3 * N(0, 1) values in the cache's type (stored as the model stores them).
+            auto fill = [&](std::vector<uint8_t>& buf, GgmlType t, uint64_t row, int64_t n) {
+              std::vector<float> x(static_cast<size_t>(n));
+              for (int64_t j = 0; j < n_kv; ++j) {
+                for (auto& e : x) e = 3.0f * normal(rng);
+                quantize_rows(t, x.data(), buf.data() + static_cast<uint64_t>(j) * row,
+                              QuantizeRowsOptions{.n_rows = 1, .n_per_row = n});
               }
             };
-            fill(k);
-            fill(v);
+            fill(k, k_type, k_row, sh.n_head_kv * sh.dk);
+            fill(v, v_type, v_row, sh.n_head_kv * sh.dv);
             std::vector<float> q(static_cast<size_t>(sh.n_head * sh.dk));
             for (auto& x : q) x = 2.0f * normal(rng);
             std::vector<float> want(static_cast<size_t>(sh.n_head * sh.dv), -1.0f), got(want.size(), -1.0f);
@@ -338,7 +344,7 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
                   << how << " value " << first << ": " << (first < want.size() ? want[first] : 0.0f) << " vs "
                   << (first < got.size() ? got[first] : 0.0f) << ", " << kernels.isa_name() << " heads " << sh.n_head
                   << "/" << sh.n_head_kv << " dk " << sh.dk << " dv " << sh.dv << " n_kv " << n_kv << " "
-                  << type_info(cache).name << (flash ? " flash" : "");
+                  << type_info(k_type).name << "/" << type_info(v_type).name << (flash ? " flash" : "");
             };
             kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 0, sh.n_head);
             expect_reference_bits("all heads:");

@@ -46,6 +46,12 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_option("--mla", o.mla,
                   "DeepSeek attention form: auto (the cheaper per micro-batch), absorbed, or expanded (legacy files)")
       ->capture_default_str();
+  cmd->add_option("--cache-type-k", o.cache_type_k, "KV cache type for K: f32, f16, q8_0 (llama-bench's -ctk)")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}))
+      ->capture_default_str();
+  cmd->add_option("--cache-type-v", o.cache_type_v, "KV cache type for V: f32, f16, q8_0 (llama-bench's -ctv)")
+      ->check(CLI::IsMember({"f32", "f16", "q8_0"}))
+      ->capture_default_str();
   auto* json = cmd->add_flag("--json", args->json, "One JSON object per test, with llama-bench's field names");
   auto* md = cmd->add_flag("--md", args->md, "A markdown table (the default)");
   json->excludes(md);

@@ -56,7 +56,7 @@ using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept
 // out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
 
-// Flash attention over an F16 K and V cache for heads [head_begin, head_end): attention_ref's contract and
+// Flash attention over F16 or Q8_0 K and V caches for heads [head_begin, head_end): attention_ref's contract and
 // bits (ref_ops.h), head dimensions up to kMaxAttentionHeadDim.
 using AttentionFn = void (*)(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
                              const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
@@ -70,7 +70,7 @@ inline constexpr size_t kMaxTypeId = 64;
 struct KernelTable {
   const char* isa;
   DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
-  AttentionFn attention_f16_flash;  // null: attention_ref runs
+  AttentionFn attention_flash;      // F16/Q8_0 caches, flash; null: attention_ref runs
   QuantizeQ8KFn quantize_q8_k;      // null: the scalar quantize_row_q8_k_activations runs
   SwigluFn swiglu;                  // null: swiglu_ref runs
 

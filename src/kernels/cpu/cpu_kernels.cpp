@@ -215,11 +215,15 @@ void CpuKernels::matmul(const WeightView& w, const float* x, int64_t n_tokens, f
 void CpuKernels::attention(const AttentionParams& p, const float* q, const uint8_t* k, uint64_t k_row_bytes,
                            const uint8_t* v, uint64_t v_row_bytes, int64_t n_kv, float* out, int head_begin,
                            int head_end) const {
-  const bool simd = table_->attention_f16_flash != nullptr && p.flash && p.k_type == GgmlType::kF16 &&
-                    p.v_type == GgmlType::kF16 && p.head_dim_k <= cpu::kMaxAttentionHeadDim &&
-                    p.head_dim_v <= cpu::kMaxAttentionHeadDim;
+  // The SIMD kernels take F16 and Q8_0 caches (Q8_0 rows of whole blocks); F32 caches and the non-flash path
+  // run the reference.
+  const auto simd_cache = [](GgmlType t, int dim) {
+    return (t == GgmlType::kF16 || (t == GgmlType::kQ8_0 && dim % 32 == 0)) && dim <= cpu::kMaxAttentionHeadDim;
+  };
+  const bool simd = table_->attention_flash != nullptr && p.flash && simd_cache(p.k_type, p.head_dim_k) &&
+                    simd_cache(p.v_type, p.head_dim_v);
   if (simd) {
-    table_->attention_f16_flash(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, head_begin, head_end);
+    table_->attention_flash(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, head_begin, head_end);
   } else {
     attention_ref(p, q, k, k_row_bytes, v, v_row_bytes, n_kv, out, head_begin, head_end);
   }

@@ -9,6 +9,7 @@
 
 #include "half.h"
 #include "quant_row.h"
+#include "ref_matmul.h"
 
 namespace r1 {
 
@@ -86,17 +87,34 @@ void cached_head(GgmlType type, const uint8_t* row, int h, int dim, float* out) 
   dequantize_row(type, row + offset, out, dim);
 }
 
-// The query as the K dot product sees it: rounded to the activation format of the cache type.
-void round_query(GgmlType k_type, const float* q, int dim, float* out) {
+// The query as the K dot product sees it: rounded to the activation format of the cache type (for a Q8_0
+// cache also kept as Q8_0 blocks in q8, which q8_0_dot multiplies).
+void round_query(GgmlType k_type, const float* q, int dim, float* out, std::vector<uint8_t>& q8) {
   if (k_type == GgmlType::kF16) {
     for (int i = 0; i < dim; ++i) out[i] = fp16_to_fp32(fp32_to_fp16(q[i]));
   } else if (k_type == GgmlType::kQ8_0) {
-    std::vector<uint8_t> blocks(static_cast<size_t>(dim / 32 * 34));
-    quantize_row_q8_0_activations(q, blocks.data(), dim);
-    dequantize_row(GgmlType::kQ8_0, blocks.data(), out, dim);
+    q8.resize(static_cast<size_t>(dim / 32 * 34));
+    quantize_row_q8_0_activations(q, q8.data(), dim);
+    dequantize_row(GgmlType::kQ8_0, q8.data(), out, dim);
   } else {
     std::memcpy(out, q, static_cast<size_t>(dim) * sizeof(float));
   }
+}
+
+// q.k for a Q8_0 key and the Q8_0 query, as llama.cpp's attention computes it (ggml_vec_dot_q8_0_q8_0): an
+// integer sum per four values, one multiply-add per block into eight lanes, llama.cpp's horizontal order.
+float q8_0_dot(const uint8_t* k, const uint8_t* q8, int dim) {
+  Block32LlamaSum sum;
+  for (int b = 0; b < dim / 32; ++b) {
+    const uint8_t* kb = k + 34 * b;
+    const uint8_t* qb = q8 + 34 * b;
+    uint16_t hk, hq;
+    std::memcpy(&hk, kb, 2);
+    std::memcpy(&hq, qb, 2);
+    sum.add(fp16_to_fp32(hk) * fp16_to_fp32(hq), reinterpret_cast<const int8_t*>(kb + 2),
+            reinterpret_cast<const int8_t*>(qb + 2));
+  }
+  return sum.total();
 }
 
 double dot(const float* a, const float* b, int n) {
@@ -135,16 +153,26 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
   std::vector<float> qh(static_cast<size_t>(p.head_dim_k)), kh(static_cast<size_t>(p.head_dim_k));
   std::vector<float> vh(static_cast<size_t>(p.head_dim_v));
   std::vector<float> scores(static_cast<size_t>(n_kv));
+  std::vector<uint8_t> q8;
+  // A Q8_0 key multiplies the Q8_0 query in llama.cpp's order; the others in double (F32) or llama.cpp's
+  // fp16 order (below).
+  const auto key_dot = [&](const float* kh_values, int64_t j, int hk) {
+    if (p.k_type == GgmlType::kQ8_0) {
+      const uint64_t offset = static_cast<uint64_t>(hk) * static_cast<uint64_t>(p.head_dim_k) / 32 * 34;
+      return q8_0_dot(k + static_cast<uint64_t>(j) * k_row_bytes + offset, q8.data(), p.head_dim_k);
+    }
+    return static_cast<float>(dot(qh.data(), kh_values, p.head_dim_k));
+  };
   for (int h = head_begin; h < head_end; ++h) {
     const int hk = h / group;
-    round_query(p.k_type, q + static_cast<int64_t>(h) * p.head_dim_k, p.head_dim_k, qh.data());
+    round_query(p.k_type, q + static_cast<int64_t>(h) * p.head_dim_k, p.head_dim_k, qh.data(), q8);
     float* oh = out + static_cast<int64_t>(h) * p.head_dim_v;
     if (!p.flash) {
       // softmax(scale * q.k) then the probabilities, rounded like an activation for V's type, weight V.
       float max_s = -INFINITY;
       for (int64_t j = 0; j < n_kv; ++j) {
         cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-        scores[static_cast<size_t>(j)] = static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k)) * p.scale;
+        scores[static_cast<size_t>(j)] = key_dot(kh.data(), j, hk) * p.scale;
         max_s = std::max(max_s, scores[static_cast<size_t>(j)]);
       }
       double sum = 0.0;
@@ -174,8 +202,7 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
     const bool fp16_acc = flash_fp16_accumulator(p, n_kv);
     const auto score = [&](int64_t j) {
       cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-      return (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k)
-                                         : static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k))) *
+      return (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k) : key_dot(kh.data(), j, hk)) *
              p.scale;
     };
     if (!fp16_acc && p.v_type == GgmlType::kF16) {
@@ -220,7 +247,7 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
       for (int d = 0; d < p.head_dim_v; ++d) {
         float& a = acc[static_cast<size_t>(d)];
         const float vd = vh[static_cast<size_t>(d)];
-        a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(std::fma(vd, vs, a))) : a + vd * vs;
+        a = fp16_acc ? fp16_to_fp32(fp32_to_fp16(std::fma(vd, vs, a))) : std::fma(vd, vs, a);  // ggml_vec_mad_f32
       }
       running_sum = running_sum * ms + vs;
     }
