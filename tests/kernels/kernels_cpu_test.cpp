@@ -221,6 +221,40 @@ TEST(CpuKernels, ActivationsToQ8KMatchTheScalarBytes) {
   }
 }
 
+// The same for Q8_0 (the activations of Q8_0, Q4_0, Q5_0 and IQ4_NL products), with blocks of 32: ties of
+// magnitude, an all-zero block, NaN, infinities, tiny and huge rows, exact halves (rounded to even).
+TEST(CpuKernels, ActivationsToQ8_0MatchTheScalarBytes) {
+  const CpuFeatures features = detect_cpu_features();
+  constexpr int64_t kCols = 32 * 37, kTokens = 9;
+  std::mt19937 rng(78);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(kTokens * kCols));
+  for (auto& v : x) v = normal(rng);
+  auto at = [&](int64_t t, int64_t i) -> float& { return x[static_cast<size_t>(t * kCols + i)]; };
+  at(0, 5) = 9.0f, at(0, 7) = -9.0f;
+  for (int64_t i = 64; i < 96; ++i) at(1, i) = 0.0f;
+  at(2, 100) = std::nanf("");
+  at(3, 10) = INFINITY;
+  at(4, 20) = -INFINITY;
+  for (int64_t i = 0; i < kCols; ++i) at(5, i) *= 1e-30f;
+  for (int64_t i = 0; i < kCols; ++i) at(6, i) *= 1e30f;
+  for (int64_t i = 0; i < kCols; ++i) at(7, i) = std::round(at(7, i) * 3.0f) / 2.0f;
+  for (int64_t i = 0; i < 32; ++i) at(8, i) = static_cast<float>(i) - 15.5f;  // 127/amax scaled halves
+  const size_t row = static_cast<size_t>(kCols / 32 * 34);
+  std::vector<uint8_t> want(row * kTokens);
+  for (int64_t t = 0; t < kTokens; ++t) quantize_row_q8_0_activations(&at(t, 0), want.data() + t * row, kCols);
+  for (CpuIsa isa : CpuKernels::available(features)) {
+    const CpuKernels kernels = CpuKernels::select(features, cpu_isa_name(isa));
+    CpuActivations act;
+    kernels.quantize_activations(GgmlType::kQ8_0, x.data(), kTokens, kCols, act, nullptr);
+    ASSERT_EQ(act.data.size(), want.size());
+    for (int64_t t = 0; t < kTokens; ++t) {
+      EXPECT_EQ(std::memcmp(act.data.data() + t * row, want.data() + t * row, row), 0)
+          << kernels.isa_name() << ", row " << t;
+    }
+  }
+}
+
 // SwiGLU with a SIMD exponential: within 5e-7 relative (~8 ulp; 3.5e-7 was the worst over 4M values) of
 // swiglu_ref, tails included (beyond |x| ~ 88 both saturate to 0 or x).
 TEST(CpuKernels, SwigluWithinAFewUlpOfTheReference) {

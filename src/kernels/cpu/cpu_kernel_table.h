@@ -51,7 +51,8 @@ struct DotArgs {
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 
-// One activation row of n floats (a multiple of 256) to Q8_K, bit for bit quantize_q8_k (quant_k.cpp).
+// One activation row of n floats (a multiple of 256) to Q8_K, bit for bit quantize_q8_k (quant_k.cpp); the
+// same for Q8_0 (a multiple of 32, quantize_row_q8_0_activations).
 using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept;
 // out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
@@ -72,6 +73,7 @@ struct KernelTable {
   DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
   AttentionFn attention_flash;      // F16/Q8_0 caches, flash; null: attention_ref runs
   QuantizeQ8KFn quantize_q8_k;      // null: the scalar quantize_row_q8_k_activations runs
+  QuantizeQ8KFn quantize_q8_0;      // null: the scalar quantize_row_q8_0_activations runs
   SwigluFn swiglu;                  // null: swiglu_ref runs
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).

@@ -105,7 +105,10 @@ void quantize_activation_rows(const cpu::KernelTable& table, const float* x, Cpu
     const float* xt = x + t * cols;
     uint8_t* dst = out.data.data() + t * out.row_bytes;
     switch (out.type) {
-      case GgmlType::kQ8_0: quantize_row_q8_0_activations(xt, dst, cols); break;
+      case GgmlType::kQ8_0:
+        if (table.quantize_q8_0 != nullptr) table.quantize_q8_0(xt, dst, cols);
+        else quantize_row_q8_0_activations(xt, dst, cols);
+        break;
       case GgmlType::kQ8_1: quantize_row_q8_1_activations(xt, dst, cols); break;
       case GgmlType::kQ8_K:
         if (table.quantize_q8_k != nullptr) table.quantize_q8_k(xt, dst, cols);

@@ -1,7 +1,10 @@
-// AVX2 quantization of activation rows to Q8_K, bit for bit the scalar quantize_q8_k (src/quant/quant_k.cpp):
+// AVX2 quantization of activation rows, bit for bit the scalar versions. Q8_K (quantize_q8_k, quant_k.cpp):
 // the same first element of largest magnitude, the same scale, the same two roundings per value (a product,
-// then nearest_int's add of 1.5 * 2^23), and the sums per 16. It runs before every K-quant and i-quant matrix
-// product; the scalar loop was about 3 % of a 1.5B model's prompt time.
+// then nearest_int's add of 1.5 * 2^23), and the sums per 16; it runs before every K-quant and i-quant matrix
+// product (the scalar loop was about 3 % of a 1.5B model's prompt time). Q8_0
+// (quantize_row_q8_0_activations, quant_dispatch.cpp), before every Q8_0/Q4_0/Q5_0/IQ4_NL product (4.7 % of a
+// Q8_0 prompt): the largest magnitude per 32, the scale as fp16, each value times 127/amax rounded to nearest
+// even.
 #include "avx2_common.h"
 
 namespace r1::cpu {
@@ -65,8 +68,52 @@ void quantize_q8_k_avx2(const float* x, uint8_t* dst, int64_t n) noexcept {
   }
 }
 
+void quantize_q8_0_avx2(const float* x, uint8_t* dst, int64_t n) noexcept {
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  // Byte 0 of each int32 lane to bytes 4k .. 4k + 3 of its 128-bit lane (the rest zero): the low byte, as the
+  // scalar loop's conversion to int8 keeps it (0 for a NaN's 0x80000000, where a saturating pack gives -128).
+  __m256i pick[4];
+  for (int k = 0; k < 4; ++k) {
+    alignas(32) int8_t m[32];
+    for (int i = 0; i < 32; ++i) m[i] = -1;
+    for (int half = 0; half < 2; ++half) {
+      for (int e = 0; e < 4; ++e) m[16 * half + 4 * k + e] = static_cast<int8_t>(4 * e);
+    }
+    pick[k] = _mm256_load_si256(reinterpret_cast<const __m256i*>(m));
+  }
+  for (int64_t ib = 0; ib < n / 32; ++ib, x += 32, dst += kQ8_0Bytes) {
+    __m256 v[4];
+    __m256 amax8 = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(x + 8 * k);
+      // max(|x|, running): a NaN |x| leaves the running value, as the scalar loop's std::max does.
+      amax8 = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax8);
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    // F16C's conversion: fp32_to_fp16's rounding (nearest even, quiet NaNs), without calling its inline copy
+    // from this AVX2 object (see cpu_unpack.h).
+    const uint16_t d = _cvtss_sh(amax / 127.f, _MM_FROUND_TO_NEAREST_INT);
+    std::memcpy(dst, &d, 2);
+    const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
+    __m256i bytes = _mm256_setzero_si256();
+    for (int k = 0; k < 4; ++k) {
+      const __m256 r = _mm256_round_ps(_mm256_mul_ps(v[k], id), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      bytes = _mm256_or_si256(bytes, _mm256_shuffle_epi8(_mm256_cvtps_epi32(r), pick[k]));
+    }
+    // Lane 0 now holds values 0-3, 8-11, 16-19, 24-27 and lane 1 the others: put the words back in order.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 2),
+                        _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+  }
+}
+
 }  // namespace
 
-void avx2::register_quantize(KernelTable& t) { t.quantize_q8_k = quantize_q8_k_avx2; }
+void avx2::register_quantize(KernelTable& t) {
+  t.quantize_q8_k = quantize_q8_k_avx2;
+  t.quantize_q8_0 = quantize_q8_0_avx2;
+}
 
 }  // namespace r1::cpu
