@@ -186,73 +186,50 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
   }
 }
 
-// Activation rows to Q8_K (what every K-quant and i-quant product multiplies): each ISA's version writes the
-// scalar quantize_row_q8_k_activations' bytes, on rows with the awkward cases: ties of magnitude with either
-// sign first, an all-zero block, a NaN, infinities, tiny and huge values.
-TEST(CpuKernels, ActivationsToQ8KMatchTheScalarBytes) {
+// Activation rows to 8-bit blocks: each ISA's quantizer writes the scalar one's bytes, on rows of N(0, 1) values
+// with the awkward cases (block = the format's block size): ties of magnitude with either sign first, an
+// all-zero block, a NaN (passed over by the magnitude search), infinities, tiny and huge rows, exact halves.
+void expect_activation_bytes(GgmlType weight_type, int64_t block, void (*scalar)(const float*, void*, int64_t),
+                             uint32_t seed) {
   const CpuFeatures features = detect_cpu_features();
-  constexpr int64_t kCols = 256 * 7, kTokens = 9;
-  std::mt19937 rng(77);
+  const int64_t cols = block * 7, n_tokens = 9;
+  std::mt19937 rng(seed);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(kTokens * kCols));
+  std::vector<float> x(static_cast<size_t>(n_tokens * cols));
   for (auto& v : x) v = normal(rng);
-  auto at = [&](int64_t t, int64_t i) -> float& { return x[static_cast<size_t>(t * kCols + i)]; };
-  at(0, 5) = 9.0f, at(0, 77) = -9.0f;          // tie, positive first
-  at(1, 300) = -9.0f, at(1, 301) = 9.0f;       // tie, negative first
-  for (int64_t i = 512; i < 768; ++i) at(2, i) = 0.0f;  // an all-zero block
-  at(3, 1000) = std::nanf("");                 // a NaN is passed over by the magnitude search
+  auto at = [&](int64_t t, int64_t i) -> float& { return x[static_cast<size_t>(t * cols + i)]; };
+  at(0, 5) = 9.0f, at(0, 7) = -9.0f;                         // tie, positive first
+  at(1, block + 3) = -9.0f, at(1, block + 4) = 9.0f;         // tie, negative first
+  for (int64_t i = 2 * block; i < 3 * block; ++i) at(2, i) = 0.0f;
+  at(3, block + 1) = std::nanf("");
   at(4, 10) = INFINITY;
   at(5, 20) = -INFINITY;
-  for (int64_t i = 0; i < kCols; ++i) at(6, i) *= 1e-30f;  // tiny
-  for (int64_t i = 0; i < kCols; ++i) at(7, i) *= 1e30f;   // huge
-  for (int64_t i = 0; i < kCols; ++i) at(8, i) = std::round(at(8, i) * 3.0f) / 2.0f;  // many exact halves
-  std::vector<uint8_t> want(static_cast<size_t>(kTokens) * (kCols / 256) * 292);
-  const size_t row = want.size() / kTokens;
-  for (int64_t t = 0; t < kTokens; ++t) quantize_row_q8_k_activations(&at(t, 0), want.data() + t * row, kCols);
+  for (int64_t i = 0; i < cols; ++i) at(6, i) *= 1e-30f;
+  for (int64_t i = 0; i < cols; ++i) at(7, i) *= 1e30f;
+  for (int64_t i = 0; i < cols; ++i) at(8, i) = std::round(at(8, i) * 3.0f) / 2.0f;
+  const uint64_t row = *row_bytes(type_info(activation_type_for(weight_type)), static_cast<uint64_t>(cols));
+  std::vector<uint8_t> want(row * static_cast<uint64_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) scalar(&at(t, 0), want.data() + t * row, cols);
   for (CpuIsa isa : CpuKernels::available(features)) {
     const CpuKernels kernels = CpuKernels::select(features, cpu_isa_name(isa));
     CpuActivations act;
-    kernels.quantize_activations(GgmlType::kQ4_K, x.data(), kTokens, kCols, act, nullptr);
+    kernels.quantize_activations(weight_type, x.data(), n_tokens, cols, act, nullptr);
     ASSERT_EQ(act.data.size(), want.size());
-    for (int64_t t = 0; t < kTokens; ++t) {
+    for (int64_t t = 0; t < n_tokens; ++t) {
       EXPECT_EQ(std::memcmp(act.data.data() + t * row, want.data() + t * row, row), 0)
-          << kernels.isa_name() << ", row " << t;
+          << kernels.isa_name() << " " << type_info(weight_type).name << ", row " << t;
     }
   }
 }
 
-// The same for Q8_0 (the activations of Q8_0, Q4_0, Q5_0 and IQ4_NL products), with blocks of 32: ties of
-// magnitude, an all-zero block, NaN, infinities, tiny and huge rows, exact halves (rounded to even).
+// Q8_K: what every K-quant and i-quant product multiplies.
+TEST(CpuKernels, ActivationsToQ8KMatchTheScalarBytes) {
+  expect_activation_bytes(GgmlType::kQ4_K, 256, quantize_row_q8_k_activations, 77);
+}
+
+// Q8_0: what Q8_0, Q4_0, Q5_0 and IQ4_NL products multiply.
 TEST(CpuKernels, ActivationsToQ8_0MatchTheScalarBytes) {
-  const CpuFeatures features = detect_cpu_features();
-  constexpr int64_t kCols = 32 * 37, kTokens = 9;
-  std::mt19937 rng(78);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(kTokens * kCols));
-  for (auto& v : x) v = normal(rng);
-  auto at = [&](int64_t t, int64_t i) -> float& { return x[static_cast<size_t>(t * kCols + i)]; };
-  at(0, 5) = 9.0f, at(0, 7) = -9.0f;
-  for (int64_t i = 64; i < 96; ++i) at(1, i) = 0.0f;
-  at(2, 100) = std::nanf("");
-  at(3, 10) = INFINITY;
-  at(4, 20) = -INFINITY;
-  for (int64_t i = 0; i < kCols; ++i) at(5, i) *= 1e-30f;
-  for (int64_t i = 0; i < kCols; ++i) at(6, i) *= 1e30f;
-  for (int64_t i = 0; i < kCols; ++i) at(7, i) = std::round(at(7, i) * 3.0f) / 2.0f;
-  for (int64_t i = 0; i < 32; ++i) at(8, i) = static_cast<float>(i) - 15.5f;  // 127/amax scaled halves
-  const size_t row = static_cast<size_t>(kCols / 32 * 34);
-  std::vector<uint8_t> want(row * kTokens);
-  for (int64_t t = 0; t < kTokens; ++t) quantize_row_q8_0_activations(&at(t, 0), want.data() + t * row, kCols);
-  for (CpuIsa isa : CpuKernels::available(features)) {
-    const CpuKernels kernels = CpuKernels::select(features, cpu_isa_name(isa));
-    CpuActivations act;
-    kernels.quantize_activations(GgmlType::kQ8_0, x.data(), kTokens, kCols, act, nullptr);
-    ASSERT_EQ(act.data.size(), want.size());
-    for (int64_t t = 0; t < kTokens; ++t) {
-      EXPECT_EQ(std::memcmp(act.data.data() + t * row, want.data() + t * row, row), 0)
-          << kernels.isa_name() << ", row " << t;
-    }
-  }
+  expect_activation_bytes(GgmlType::kQ8_0, 32, quantize_row_q8_0_activations, 78);
 }
 
 // SwiGLU with a SIMD exponential: within 5e-7 relative (~8 ulp; 3.5e-7 was the worst over 4M values) of
