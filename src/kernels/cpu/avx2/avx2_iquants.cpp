@@ -1,6 +1,6 @@
-// AVX2 kernels for the lattice i-quants: IQ2_XXS, IQ1_S and IQ1_M unpacked from the grid tables (IQ1_M from
-// a table of its final codes); IQ2_XS, IQ2_S, IQ3_XXS and IQ3_S through their scalar unpackers
-// (SuperFromScalar) for now.
+// AVX2 kernels for the lattice i-quants, each super-block unpacked from the grid tables in SIMD registers
+// (IQ1_M from a table of its final codes): the same integer codes and scales as the scalar unpackers of
+// cpu_unpack.h, so the same sums.
 // Decode formulas: src/quant/quant_iq1.cpp, quant_iq2.cpp, quant_iq3.cpp.
 #include "avx2_common.h"
 
@@ -135,16 +135,132 @@ struct Iq1M {
   }
 };
 
+// 16 scales per super-block as 2s + 1 from eight bytes of two 4-bit s each (low nibble first): IQ2_XS, IQ2_S.
+R1_AVX2_INLINE void nibble_scales16(const uint8_t* scales, SuperPrep& p) {
+  const __m128i s = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales));
+  const __m128i lo = _mm_and_si128(s, _mm_set1_epi8(0x0F)), hi = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F));
+  const __m128i both = _mm_unpacklo_epi8(lo, hi);  // s0, s1, s2, ... in order
+  p.sc_lo = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(both)));
+  p.sc_hi = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(_mm_srli_si128(both, 8))));
+}
+
+// Four explicit sign bytes (bit k of byte l: coordinate 8l + k negative) as 32 bytes of +1 / -1.
+R1_AVX2_INLINE __m256i signs_from_bytes(uint32_t four) {
+  const __m256i rep = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(four)),
+                                          _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1,
+                                                           2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+  const __m256i bits = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_or_si256(_mm256_cmpeq_epi8(_mm256_and_si256(rep, bits), bits), _mm256_set1_epi8(1));
+}
+
+// IQ2_XS: {d, qs[32] u16, scales[8]}: per 8, a 9-bit grid index and 7 sign bits; 4-bit scales per 16;
+// w = d/8 * (2s+1) * grid * sign.
+struct Iq2Xs {
+  static constexpr size_t kBytes = sizeof(BlockIq2Xs);
+  static constexpr Codes kCodes = Codes::kSigned;
+  static constexpr bool kHasOff = false;
+  using Prep = SuperPrep;
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    nibble_scales16(b + 66, p);
+    p.d = f16_at(b) * 0.125f;
+    p.doff = 0.0f;
+  }
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
+    uint16_t q[4];
+    std::memcpy(q, b + 2 + 8 * J, 8);
+    const __m256i grid = _mm256_set_epi64x(as_ll(kIq2XsGrid[q[3] & 511]), as_ll(kIq2XsGrid[q[2] & 511]),
+                                           as_ll(kIq2XsGrid[q[1] & 511]), as_ll(kIq2XsGrid[q[0] & 511]));
+    const __m256i signs = _mm256_set_epi64x(as_ll(kSignsEvenBytes.v[q[3] >> 9]), as_ll(kSignsEvenBytes.v[q[2] >> 9]),
+                                            as_ll(kSignsEvenBytes.v[q[1] >> 9]), as_ll(kSignsEvenBytes.v[q[0] >> 9]));
+    return {grid, signs};
+  }
+};
+
+// IQ2_S: {d, qs[32] grid index bytes, signs[32], qh[8], scales[8]}: 10-bit grid indexes (two high bits per 8
+// in qh), explicit sign bytes, 4-bit scales per 16; w = d/8 * (2s+1) * grid * sign.
+struct Iq2S {
+  static constexpr size_t kBytes = sizeof(BlockIq2S);
+  static constexpr Codes kCodes = Codes::kSigned;
+  static constexpr bool kHasOff = false;
+  using Prep = SuperPrep;
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    nibble_scales16(b + 74, p);
+    p.d = f16_at(b) * 0.125f;
+    p.doff = 0.0f;
+  }
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
+    const uint8_t* qs = b + 2 + 4 * J;
+    const uint32_t qh = b[66 + J];
+    const __m256i grid = _mm256_set_epi64x(
+        as_ll(kIq2SGrid[qs[3] | ((qh << 2) & 0x300)]), as_ll(kIq2SGrid[qs[2] | ((qh << 4) & 0x300)]),
+        as_ll(kIq2SGrid[qs[1] | ((qh << 6) & 0x300)]), as_ll(kIq2SGrid[qs[0] | ((qh << 8) & 0x300)]));
+    return {grid, signs_from_bytes(u32_at(b + 34 + 4 * J))};
+  }
+};
+
+// IQ3_XXS: {d, qs[64] grid index bytes, 8 × u32 (4 × 7 sign bits, 4-bit scale s)}: per 8, two 4-coordinate
+// grid entries; w = d/4 * (2s+1) * grid * sign, one s per 32.
+struct Iq3Xxs {
+  static constexpr size_t kBytes = sizeof(BlockIq3Xxs);
+  static constexpr Codes kCodes = Codes::kSigned;
+  static constexpr bool kHasOff = false;
+  using Prep = SuperPrep;
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    const __m256i s = _mm256_srli_epi32(loadu256(b + 66), 28);  // the eight scales, one per int32
+    set_scales32(p, odd_scales(_mm_packs_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1))));
+    p.d = f16_at(b) * 0.25f;
+    p.doff = 0.0f;
+  }
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
+    const uint8_t* qs = b + 2 + 8 * J;
+    const uint32_t aux = u32_at(b + 66 + 4 * J);
+    const __m256i grid = _mm256_setr_epi32(
+        static_cast<int>(kIq3XxsGrid[qs[0]]), static_cast<int>(kIq3XxsGrid[qs[1]]), static_cast<int>(kIq3XxsGrid[qs[2]]),
+        static_cast<int>(kIq3XxsGrid[qs[3]]), static_cast<int>(kIq3XxsGrid[qs[4]]), static_cast<int>(kIq3XxsGrid[qs[5]]),
+        static_cast<int>(kIq3XxsGrid[qs[6]]), static_cast<int>(kIq3XxsGrid[qs[7]]));
+    const __m256i signs = _mm256_set_epi64x(
+        as_ll(kSignsEvenBytes.v[(aux >> 21) & 127]), as_ll(kSignsEvenBytes.v[(aux >> 14) & 127]),
+        as_ll(kSignsEvenBytes.v[(aux >> 7) & 127]), as_ll(kSignsEvenBytes.v[aux & 127]));
+    return {grid, signs};
+  }
+};
+
+// IQ3_S: {d, qs[64], qh[8], signs[32], scales[4]}: 9-bit grid indexes (the ninth bit per index in qh),
+// explicit sign bytes, 4-bit scales per 32; w = d * (2s+1) * grid * sign.
+struct Iq3S {
+  static constexpr size_t kBytes = sizeof(BlockIq3S);
+  static constexpr Codes kCodes = Codes::kSigned;
+  static constexpr bool kHasOff = false;
+  using Prep = SuperPrep;
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
+    uint32_t sc;
+    std::memcpy(&sc, b + 106, 4);
+    const __m128i s = _mm_cvtsi32_si128(static_cast<int>(sc));
+    const __m128i both = _mm_unpacklo_epi8(_mm_and_si128(s, _mm_set1_epi8(0x0F)),
+                                           _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
+    set_scales32(p, odd_scales(_mm_cvtepu8_epi16(both)));
+    p.d = f16_at(b);
+    p.doff = 0.0f;
+  }
+  static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
+    const uint8_t* qs = b + 2 + 8 * J;
+    const uint32_t qh = b[66 + J];
+    const auto g = [&](int i) { return static_cast<int>(kIq3SGrid[qs[i] | ((qh << (8 - i)) & 256)]); };
+    const __m256i grid = _mm256_setr_epi32(g(0), g(1), g(2), g(3), g(4), g(5), g(6), g(7));
+    return {grid, signs_from_bytes(u32_at(b + 74 + 4 * J))};
+  }
+};
+
 }  // namespace
 
 void avx2::register_iquants(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kIQ2_XXS)] = dot_super<Iq2Xxs>;
   t.dot[static_cast<size_t>(GgmlType::kIQ1_S)] = dot_super<Iq1S>;
   t.dot[static_cast<size_t>(GgmlType::kIQ1_M)] = dot_super<Iq1M>;
-  t.dot[static_cast<size_t>(GgmlType::kIQ2_XS)] = dot_super<SuperFromScalar<unpack_iq2_xs, sizeof(BlockIq2Xs)>>;
-  t.dot[static_cast<size_t>(GgmlType::kIQ2_S)] = dot_super<SuperFromScalar<unpack_iq2_s, sizeof(BlockIq2S)>>;
-  t.dot[static_cast<size_t>(GgmlType::kIQ3_XXS)] = dot_super<SuperFromScalar<unpack_iq3_xxs, sizeof(BlockIq3Xxs)>>;
-  t.dot[static_cast<size_t>(GgmlType::kIQ3_S)] = dot_super<SuperFromScalar<unpack_iq3_s, sizeof(BlockIq3S)>>;
+  t.dot[static_cast<size_t>(GgmlType::kIQ2_XS)] = dot_super<Iq2Xs>;
+  t.dot[static_cast<size_t>(GgmlType::kIQ2_S)] = dot_super<Iq2S>;
+  t.dot[static_cast<size_t>(GgmlType::kIQ3_XXS)] = dot_super<Iq3Xxs>;
+  t.dot[static_cast<size_t>(GgmlType::kIQ3_S)] = dot_super<Iq3S>;
 }
 
 }  // namespace r1::cpu
