@@ -79,10 +79,6 @@ struct SuperPrep {
   float d, doff;
 };
 
-R1_AVX2_INLINE void set_scales16(SuperPrep& p, const int16_t* sc16) {
-  p.sc_lo = _mm256_broadcastsi128_si256(loadu128(sc16));
-  p.sc_hi = _mm256_broadcastsi128_si256(loadu128(sc16 + 8));
-}
 // From 8 scales per 32 elements (int16 in a 128-bit register): each scale serves two groups of 16.
 R1_AVX2_INLINE void set_scales32(SuperPrep& p, __m128i sc8) {
   p.sc_lo = _mm256_broadcastsi128_si256(_mm_unpacklo_epi16(sc8, sc8));
@@ -267,29 +263,6 @@ void dot_super(const DotArgs& a) noexcept {
                       a.y_stride);
   });
 }
-
-// Any super-block format through its scalar unpacker (cpu_unpack.h): the codes go through L1 once, the dot
-// products are SIMD. For formats without a hand-written AVX2 unpack yet.
-template <void (*Unpack)(const uint8_t*, SuperBlockCodes&), size_t kBlockBytes>
-struct SuperFromScalar {
-  static constexpr size_t kBytes = kBlockBytes;
-  static constexpr Codes kCodes = Codes::kSigned;
-  static constexpr bool kHasOff = true;
-  struct Prep : SuperPrep {
-    SuperBlockCodes u;
-  };
-  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
-    Unpack(b, p.u);
-    if (!p.u.has_off) std::memset(p.u.off, 0, sizeof p.u.off);
-    set_scales16(p, p.u.sc);
-    p.off = loadu256(p.u.off);
-    p.d = p.u.d;
-    p.doff = p.u.doff;
-  }
-  static R1_AVX2_INLINE Chunk chunk(const uint8_t*, const Prep& p, int j) {
-    return signed_chunk(loadu256(p.u.q + 32 * j));
-  }
-};
 
 // ---- rows packed eight at a time (prompts)
 // For several tokens, each call packs its weight rows eight at a time into a per-thread buffer that every
