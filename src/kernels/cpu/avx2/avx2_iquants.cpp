@@ -20,6 +20,16 @@ R1_AVX2_INLINE uint16_t u16_at(const uint8_t* p) {
 R1_AVX2_INLINE long long as_ll(uint64_t v) { return static_cast<long long>(v); }
 // 2s + 1 for eight int16 s.
 R1_AVX2_INLINE __m128i odd_scales(__m128i s) { return _mm_add_epi16(_mm_add_epi16(s, s), _mm_set1_epi16(1)); }
+// Four 7-bit even-parity sign groups (bits 7l .. 7l + 6 of aux: the signs of coordinates 8l .. 8l + 7) as 32
+// bytes of +1 / -1: IQ2_XXS and IQ3_XXS.
+R1_AVX2_INLINE __m256i signs_from_groups7(uint32_t aux) {
+  return _mm256_set_epi64x(as_ll(kSignsEvenBytes.v[(aux >> 21) & 127]), as_ll(kSignsEvenBytes.v[(aux >> 14) & 127]),
+                           as_ll(kSignsEvenBytes.v[(aux >> 7) & 127]), as_ll(kSignsEvenBytes.v[aux & 127]));
+}
+// The 4-bit fields of the low bytes of s in order, low nibble first, one per byte: IQ2_XS, IQ2_S, IQ3_S scales.
+R1_AVX2_INLINE __m128i nibbles_in_order(__m128i s) {
+  return _mm_unpacklo_epi8(_mm_and_si128(s, _mm_set1_epi8(0x0F)), _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
+}
 
 // IQ2_XXS: {d, qs[64]}: per 32, four grid index bytes then 4 × 7 sign bits and a 4-bit scale s;
 // w = d/8 * (2s+1) * grid * sign.
@@ -42,10 +52,7 @@ struct Iq2Xxs {
     const uint32_t idx = u32_at(b + 2 + 8 * J), aux = u32_at(b + 6 + 8 * J);
     const __m256i grid = _mm256_set_epi64x(as_ll(kIq2XxsGrid[idx >> 24]), as_ll(kIq2XxsGrid[(idx >> 16) & 255]),
                                            as_ll(kIq2XxsGrid[(idx >> 8) & 255]), as_ll(kIq2XxsGrid[idx & 255]));
-    const __m256i signs = _mm256_set_epi64x(
-        as_ll(kSignsEvenBytes.v[(aux >> 21) & 127]), as_ll(kSignsEvenBytes.v[(aux >> 14) & 127]),
-        as_ll(kSignsEvenBytes.v[(aux >> 7) & 127]), as_ll(kSignsEvenBytes.v[aux & 127]));
-    return {grid, signs};
+    return {grid, signs_from_groups7(aux)};
   }
 };
 
@@ -137,9 +144,7 @@ struct Iq1M {
 
 // 16 scales per super-block as 2s + 1 from eight bytes of two 4-bit s each (low nibble first): IQ2_XS, IQ2_S.
 R1_AVX2_INLINE void nibble_scales16(const uint8_t* scales, SuperPrep& p) {
-  const __m128i s = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales));
-  const __m128i lo = _mm_and_si128(s, _mm_set1_epi8(0x0F)), hi = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F));
-  const __m128i both = _mm_unpacklo_epi8(lo, hi);  // s0, s1, s2, ... in order
+  const __m128i both = nibbles_in_order(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales)));
   p.sc_lo = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(both)));
   p.sc_hi = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(_mm_srli_si128(both, 8))));
 }
@@ -218,10 +223,7 @@ struct Iq3Xxs {
         static_cast<int>(kIq3XxsGrid[qs[0]]), static_cast<int>(kIq3XxsGrid[qs[1]]), static_cast<int>(kIq3XxsGrid[qs[2]]),
         static_cast<int>(kIq3XxsGrid[qs[3]]), static_cast<int>(kIq3XxsGrid[qs[4]]), static_cast<int>(kIq3XxsGrid[qs[5]]),
         static_cast<int>(kIq3XxsGrid[qs[6]]), static_cast<int>(kIq3XxsGrid[qs[7]]));
-    const __m256i signs = _mm256_set_epi64x(
-        as_ll(kSignsEvenBytes.v[(aux >> 21) & 127]), as_ll(kSignsEvenBytes.v[(aux >> 14) & 127]),
-        as_ll(kSignsEvenBytes.v[(aux >> 7) & 127]), as_ll(kSignsEvenBytes.v[aux & 127]));
-    return {grid, signs};
+    return {grid, signs_from_groups7(aux)};
   }
 };
 
@@ -235,10 +237,7 @@ struct Iq3S {
   static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
     uint32_t sc;
     std::memcpy(&sc, b + 106, 4);
-    const __m128i s = _mm_cvtsi32_si128(static_cast<int>(sc));
-    const __m128i both = _mm_unpacklo_epi8(_mm_and_si128(s, _mm_set1_epi8(0x0F)),
-                                           _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x0F)));
-    set_scales32(p, odd_scales(_mm_cvtepu8_epi16(both)));
+    set_scales32(p, odd_scales(_mm_cvtepu8_epi16(nibbles_in_order(_mm_cvtsi32_si128(static_cast<int>(sc))))));
     p.d = f16_at(b);
     p.doff = 0.0f;
   }
