@@ -2,7 +2,7 @@
 // loops a worker spins on the generation for a short while before it sleeps on a condition variable, and the
 // caller spins on the busy count before it sleeps: a decode step is hundreds of short loops (a few per layer),
 // and a sleep/wake round trip through the kernel costs about 12 µs on the 2-core VMs we measure on, against
-// well under 1 µs spinning (docs/PERFORMANCE.md, "Thread pool").
+// well under 1 µs spinning (docs/PERFORMANCE.md, "A polling thread pool").
 #include "thread_pool.h"
 
 #include <algorithm>
