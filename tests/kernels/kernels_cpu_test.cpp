@@ -232,6 +232,11 @@ TEST(CpuKernels, ActivationsToQ8_0MatchTheScalarBytes) {
   expect_activation_bytes(GgmlType::kQ8_0, 32, quantize_row_q8_0_activations, 78);
 }
 
+// Q8_1: what Q4_1 and Q5_1 products multiply (Q8_0 plus the scaled sum of the codes).
+TEST(CpuKernels, ActivationsToQ8_1MatchTheScalarBytes) {
+  expect_activation_bytes(GgmlType::kQ4_1, 32, quantize_row_q8_1_activations, 79);
+}
+
 // SwiGLU with a SIMD exponential: within 5e-7 relative (~8 ulp; 3.5e-7 was the worst over 4M values) of
 // swiglu_ref, tails included (beyond |x| ~ 88 both saturate to 0 or x).
 TEST(CpuKernels, SwigluWithinAFewUlpOfTheReference) {

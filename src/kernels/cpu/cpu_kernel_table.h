@@ -52,7 +52,7 @@ struct DotArgs {
 using DotFn = void (*)(const DotArgs& args) noexcept;
 
 // One activation row of n floats (a multiple of 256) to Q8_K, bit for bit quantize_q8_k (quant_k.cpp); the
-// same for Q8_0 (a multiple of 32, quantize_row_q8_0_activations).
+// same for Q8_0 and Q8_1 (multiples of 32, quantize_row_q8_0/q8_1_activations).
 using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept;
 // out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
@@ -74,6 +74,7 @@ struct KernelTable {
   AttentionFn attention_flash;      // F16/Q8_0 caches, flash; null: attention_ref runs
   QuantizeQ8KFn quantize_q8_k;      // null: the scalar quantize_row_q8_k_activations runs
   QuantizeQ8KFn quantize_q8_0;      // null: the scalar quantize_row_q8_0_activations runs
+  QuantizeQ8KFn quantize_q8_1;      // null: the scalar quantize_row_q8_1_activations runs
   SwigluFn swiglu;                  // null: swiglu_ref runs
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).

@@ -109,7 +109,10 @@ void quantize_activation_rows(const cpu::KernelTable& table, const float* x, Cpu
         if (table.quantize_q8_0 != nullptr) table.quantize_q8_0(xt, dst, cols);
         else quantize_row_q8_0_activations(xt, dst, cols);
         break;
-      case GgmlType::kQ8_1: quantize_row_q8_1_activations(xt, dst, cols); break;
+      case GgmlType::kQ8_1:
+        if (table.quantize_q8_1 != nullptr) table.quantize_q8_1(xt, dst, cols);
+        else quantize_row_q8_1_activations(xt, dst, cols);
+        break;
       case GgmlType::kQ8_K:
         if (table.quantize_q8_k != nullptr) table.quantize_q8_k(xt, dst, cols);
         else quantize_row_q8_k_activations(xt, dst, cols);
