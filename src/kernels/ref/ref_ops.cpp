@@ -80,11 +80,15 @@ void swiglu_ref(const float* gate, const float* up, float* out, int64_t n) {
 
 namespace {
 
-// Decodes head h's slice of a cached row (row holds n_heads_in_row heads of dim values in type).
-void cached_head(GgmlType type, const uint8_t* row, int h, int dim, float* out) {
+// Head h's slice of a cached row (the row holds heads of dim values in type).
+const uint8_t* head_at(GgmlType type, const uint8_t* row, int h, int dim) {
   const TypeInfo& info = type_info(type);
-  const uint64_t offset = static_cast<uint64_t>(h) * dim / info.block_size * info.type_size;
-  dequantize_row(type, row + offset, out, dim);
+  return row + static_cast<uint64_t>(h) * dim / info.block_size * info.type_size;
+}
+
+// Decodes head h's slice of a cached row.
+void cached_head(GgmlType type, const uint8_t* row, int h, int dim, float* out) {
+  dequantize_row(type, head_at(type, row, h, dim), out, dim);
 }
 
 // The query as the K dot product sees it: rounded to the activation format of the cache type (for a Q8_0
@@ -154,14 +158,14 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
   std::vector<float> vh(static_cast<size_t>(p.head_dim_v));
   std::vector<float> scores(static_cast<size_t>(n_kv));
   std::vector<uint8_t> q8;
-  // A Q8_0 key multiplies the Q8_0 query in llama.cpp's order; the others in double (F32) or llama.cpp's
-  // fp16 order (below).
-  const auto key_dot = [&](const float* kh_values, int64_t j, int hk) {
-    if (p.k_type == GgmlType::kQ8_0) {
-      const uint64_t offset = static_cast<uint64_t>(hk) * static_cast<uint64_t>(p.head_dim_k) / 32 * 34;
-      return q8_0_dot(k + static_cast<uint64_t>(j) * k_row_bytes + offset, q8.data(), p.head_dim_k);
-    }
-    return static_cast<float>(dot(qh.data(), kh_values, p.head_dim_k));
+  // q·k of cached position j: a Q8_0 key against the Q8_0 query in llama.cpp's order, an F16 one under flash
+  // attention in llama.cpp's fp16 order, otherwise in double.
+  const auto key_dot = [&](int64_t j, int hk) {
+    const uint8_t* row = k + static_cast<uint64_t>(j) * k_row_bytes;
+    if (p.k_type == GgmlType::kQ8_0) return q8_0_dot(head_at(p.k_type, row, hk, p.head_dim_k), q8.data(), p.head_dim_k);
+    cached_head(p.k_type, row, hk, p.head_dim_k, kh.data());
+    if (p.k_type == GgmlType::kF16 && p.flash) return dot_f16_x86(qh.data(), kh.data(), p.head_dim_k);
+    return static_cast<float>(dot(qh.data(), kh.data(), p.head_dim_k));
   };
   for (int h = head_begin; h < head_end; ++h) {
     const int hk = h / group;
@@ -171,8 +175,7 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
       // softmax(scale * q.k) then the probabilities, rounded like an activation for V's type, weight V.
       float max_s = -INFINITY;
       for (int64_t j = 0; j < n_kv; ++j) {
-        cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-        scores[static_cast<size_t>(j)] = key_dot(kh.data(), j, hk) * p.scale;
+        scores[static_cast<size_t>(j)] = key_dot(j, hk) * p.scale;
         max_s = std::max(max_s, scores[static_cast<size_t>(j)]);
       }
       double sum = 0.0;
@@ -200,11 +203,7 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
     float running_max = -INFINITY;
     std::vector<float> acc(static_cast<size_t>(p.head_dim_v), 0.0f);
     const bool fp16_acc = flash_fp16_accumulator(p, n_kv);
-    const auto score = [&](int64_t j) {
-      cached_head(p.k_type, k + j * k_row_bytes, hk, p.head_dim_k, kh.data());
-      return (p.k_type == GgmlType::kF16 ? dot_f16_x86(qh.data(), kh.data(), p.head_dim_k) : key_dot(kh.data(), j, hk)) *
-             p.scale;
-    };
+    const auto score = [&](int64_t j) { return key_dot(j, hk) * p.scale; };
     if (!fp16_acc && p.v_type == GgmlType::kF16) {
       // A long context over an F16 V cache: blocks of kFlashKeyBlock positions (see ref_ops.h).
       float block_scores[kFlashKeyBlock];

@@ -87,12 +87,16 @@ R1_AVX2_INLINE void dots_q8_0(const HeadState* const* st, const uint8_t* kj, int
 // The cache's element types this file runs: F16 keys and values, or Q8_0 for either.
 enum class Elem { kF16, kQ8_0 };
 
+// Bytes of one head's dim values in a cached row.
+template <Elem E>
+constexpr uint64_t head_bytes(int dim) {
+  return E == Elem::kF16 ? static_cast<uint64_t>(dim) * 2 : static_cast<uint64_t>(dim) / 32 * 34;
+}
+
 // Head hk's slice of cached row j.
 template <Elem E>
 R1_AVX2_INLINE const uint8_t* head_slice(const uint8_t* base, uint64_t row_bytes, int64_t j, int hk, int dim) {
-  const uint64_t offset = E == Elem::kF16 ? static_cast<uint64_t>(hk) * static_cast<uint64_t>(dim) * 2
-                                          : static_cast<uint64_t>(hk) * static_cast<uint64_t>(dim) / 32 * 34;
-  return base + static_cast<uint64_t>(j) * row_bytes + offset;
+  return base + static_cast<uint64_t>(j) * row_bytes + static_cast<uint64_t>(hk) * head_bytes<E>(dim);
 }
 
 template <int G, Elem K>
@@ -305,8 +309,8 @@ void attention_flash_as(const AttentionParams& p, const float* q, const uint8_t*
     }
     for (int d = 0; d < dv; ++d) st.acc[d] = 0.0f;
   }
-  // About 64 KiB of K and V rows per block.
-  const uint64_t row_bytes = static_cast<uint64_t>(dk + dv) * 2;
+  // About 64 KiB of one KV head's keys and values per block.
+  const uint64_t row_bytes = head_bytes<K>(dk) + head_bytes<V>(dv);
   const int64_t block = std::max<int64_t>(8, static_cast<int64_t>((64u << 10) / row_bytes));
   if (V == Elem::kQ8_0 || flash_fp16_accumulator(p, n_kv)) {
     walk_blocks<K, V, false>(p, heads.data(), n, head_begin, group, k, k_row_bytes, v, v_row_bytes, n_kv, block);

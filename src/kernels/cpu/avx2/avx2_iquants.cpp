@@ -142,11 +142,14 @@ struct Iq1M {
   }
 };
 
-// 16 scales per super-block as 2s + 1 from eight bytes of two 4-bit s each (low nibble first): IQ2_XS, IQ2_S.
-R1_AVX2_INLINE void nibble_scales16(const uint8_t* scales, SuperPrep& p) {
+// IQ2_XS and IQ2_S: 16 scales per super-block as 2s + 1 from the eight bytes at `scales` (two 4-bit s each, low
+// nibble first), the multiplier d/8.
+R1_AVX2_INLINE void prepare_iq2_nibble_scaled(const uint8_t* b, const uint8_t* scales, SuperPrep& p) {
   const __m128i both = nibbles_in_order(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(scales)));
   p.sc_lo = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(both)));
   p.sc_hi = _mm256_broadcastsi128_si256(odd_scales(_mm_cvtepu8_epi16(_mm_srli_si128(both, 8))));
+  p.d = f16_at(b) * 0.125f;
+  p.doff = 0.0f;
 }
 
 // Four explicit sign bytes (bit k of byte l: coordinate 8l + k negative) as 32 bytes of +1 / -1.
@@ -165,11 +168,7 @@ struct Iq2Xs {
   static constexpr Codes kCodes = Codes::kSigned;
   static constexpr bool kHasOff = false;
   using Prep = SuperPrep;
-  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
-    nibble_scales16(b + 66, p);
-    p.d = f16_at(b) * 0.125f;
-    p.doff = 0.0f;
-  }
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) { prepare_iq2_nibble_scaled(b, b + 66, p); }
   static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     uint16_t q[4];
     std::memcpy(q, b + 2 + 8 * J, 8);
@@ -188,11 +187,7 @@ struct Iq2S {
   static constexpr Codes kCodes = Codes::kSigned;
   static constexpr bool kHasOff = false;
   using Prep = SuperPrep;
-  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) {
-    nibble_scales16(b + 74, p);
-    p.d = f16_at(b) * 0.125f;
-    p.doff = 0.0f;
-  }
+  static R1_AVX2_INLINE void prepare(const uint8_t* b, Prep& p) { prepare_iq2_nibble_scaled(b, b + 74, p); }
   static R1_AVX2_INLINE Chunk chunk(const uint8_t* b, const Prep&, int J) {
     const uint8_t* qs = b + 2 + 4 * J;
     const uint32_t qh = b[66 + J];

@@ -10,6 +10,14 @@
 namespace r1::cpu {
 namespace {
 
+// The largest of eight floats (no NaN among them: the callers' running maxima pass NaNs over).
+R1_AVX2_INLINE float hmax(__m256 v) {
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  return _mm_cvtss_f32(m4);
+}
+
 void quantize_q8_k_avx2(const float* x, uint8_t* dst, int64_t n) noexcept {
   const __m256 sign_bit = _mm256_set1_ps(-0.0f);
   for (int64_t ib = 0; ib < n / 256; ++ib, x += 256, dst += kQ8_KBytes) {
@@ -17,10 +25,7 @@ void quantize_q8_k_avx2(const float* x, uint8_t* dst, int64_t n) noexcept {
     __m256 amax8 = _mm256_setzero_ps();
     // max(|x|, running): a NaN |x| leaves the running value, as the scalar loop's > comparison ignores it.
     for (int j = 0; j < 256; j += 8) amax8 = _mm256_max_ps(_mm256_andnot_ps(sign_bit, _mm256_loadu_ps(x + j)), amax8);
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
+    const float amax = hmax(amax8);
     if (amax == 0.0f) {  // also the scalar loop's answer: an all-zero block
       std::memset(dst, 0, kQ8_KBytes);
       continue;
@@ -92,10 +97,7 @@ R1_AVX2_INLINE float quantize_block32(const float* x, __m256i* bytes) {
     v[k] = _mm256_loadu_ps(x + 8 * k);
     amax8 = _mm256_max_ps(_mm256_andnot_ps(sign_bit, v[k]), amax8);  // a NaN |x| leaves the running value
   }
-  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(amax8), _mm256_extractf128_ps(amax8, 1));
-  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-  const float amax = _mm_cvtss_f32(m4);
+  const float amax = hmax(amax8);
   const __m256 id = _mm256_set1_ps(amax != 0.0f ? 127.f / amax : 0.0f);
   __m256i packed = _mm256_setzero_si256();
   for (int k = 0; k < 4; ++k) {
