@@ -11,7 +11,7 @@ from collections import defaultdict
 from pathlib import Path
 
 NAMESPACE = re.compile(r"^namespace ([\w:]+) \{")
-TYPE = re.compile(r"^(?:struct|class) (\w+)\b[^;]*$")  # a definition at file scope, not a forward declaration
+TYPE = re.compile(r"^(?:struct|class) (?:alignas\([^)]*\) )?(\w+)\b[^;]*$")  # a definition at file scope, not a forward declaration
 
 
 def main():

@@ -106,7 +106,7 @@ int physical_core_count() {
 }
 
 std::string CpuFeatures::best_isa() const {
-  if (avx512f && avx512bw && avx512vl && fma && f16c) return "avx512";
+  if (avx512f && avx512bw && avx512vl && avx512vnni && fma && f16c) return "avx512";
   if (avx2 && fma && f16c) return "avx2";
   return "scalar";
 }

@@ -18,6 +18,9 @@
 #include "type_table.h"
 
 namespace r1 {
+namespace cpu {
+const KernelTable& avx512_emulated_table();  // avx512_emulated.cpp
+}  // namespace cpu
 namespace {
 
 struct Matrix {
@@ -110,20 +113,14 @@ std::string case_name(const testing::TestParamInfo<Case>& info) {
 
 class KernelVsReference : public testing::TestWithParam<Case> {};
 
-TEST_P(KernelVsReference, AwkwardShapes) {
-  const Case& c = GetParam();
-  const CpuFeatures features = detect_cpu_features();
-  bool available = false;
-  for (CpuIsa isa : CpuKernels::available(features)) available |= cpu_isa_name(isa) == c.isa;
-  if (!available) GTEST_SKIP() << "this CPU cannot run the " << c.isa << " kernels";
-  CpuKernels kernels = CpuKernels::select(features, c.isa);
-  ASSERT_EQ(kernels.isa_name(), c.isa);
-  ASSERT_TRUE(kernels.has_kernel(c.type));
+// Random matrices of awkward shapes (row counts past multiples of 8 and 16, token counts past multiples of
+// 4, columns over several packed chunks, a row range in the middle) through kernels, against the reference.
+void expect_awkward_shapes_match(CpuKernels kernels, GgmlType type) {
   // Both prompt paths: rows packed eight at a time per call (the default) and the file's layout (--repack off).
   for (bool repack : {true, false}) {
     kernels.set_repack(repack);
 
-    const uint32_t block = type_info(c.type).block_size;
+    const uint32_t block = type_info(type).block_size;
     // The largest sizes span several column chunks of the packed prompt kernels (kPackedChunkBytes).
     std::vector<int64_t> col_sizes = block == 256 ? std::vector<int64_t>{256, 512, 768, 4096}
                                                   : std::vector<int64_t>{32, 64, 256, 768, 2048};
@@ -131,7 +128,7 @@ TEST_P(KernelVsReference, AwkwardShapes) {
     const int64_t kMaxRows = 65, kMaxTokens = 13;
     uint32_t seed = 1;
     for (int64_t cols : col_sizes) {
-      const Matrix m = random_matrix(c.type, kMaxRows, cols, seed++);
+      const Matrix m = random_matrix(type, kMaxRows, cols, seed++);
       const std::vector<float> x = random_activations(kMaxTokens, cols, seed++);
       for (int64_t rows : {1, 3, 17, 65}) {
         for (int64_t n_tokens : {1, 2, 5, 13}) {
@@ -144,6 +141,18 @@ TEST_P(KernelVsReference, AwkwardShapes) {
       expect_matches_reference(kernels, m, kMaxRows, x, 5, 18, 41, "cols=" + std::to_string(cols) + " rows 18..41");
     }
   }
+}
+
+TEST_P(KernelVsReference, AwkwardShapes) {
+  const Case& c = GetParam();
+  const CpuFeatures features = detect_cpu_features();
+  bool available = false;
+  for (CpuIsa isa : CpuKernels::available(features)) available |= cpu_isa_name(isa) == c.isa;
+  if (!available) GTEST_SKIP() << "this CPU cannot run the " << c.isa << " kernels";
+  CpuKernels kernels = CpuKernels::select(features, c.isa);
+  ASSERT_EQ(kernels.isa_name(), c.isa);
+  ASSERT_TRUE(kernels.has_kernel(c.type));
+  expect_awkward_shapes_match(kernels, c.type);
 }
 
 const GgmlType kTypes[] = {GgmlType::kF32,    GgmlType::kF16,    GgmlType::kBF16,  GgmlType::kQ4_0,
@@ -162,6 +171,17 @@ std::vector<Case> all_cases() {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, KernelVsReference, testing::ValuesIn(all_cases()), case_name);
+
+#if defined(__x86_64__)
+// The AVX-512 kernels run natively above where the CPU has AVX-512 VNNI; here they run emulated
+// (tests/kernels/avx512_emulated.cpp) on any x86-64 machine with AVX2 (what they hand the other calls to).
+TEST(Avx512Emulated, KernelsMatchReference) {
+  const CpuFeatures features = detect_cpu_features();
+  if (!(features.avx2 && features.fma && features.f16c)) GTEST_SKIP() << "the AVX-512 kernels fall back to AVX2 ones";
+  const CpuKernels kernels = CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table());
+  expect_awkward_shapes_match(kernels, GgmlType::kQ4_K);
+}
+#endif
 
 // The super-block formats without a packed prompt kernel unpack each row once per call for prompts
 // (dot_super_unpacked) and sum in the one-token kernel's order: a prompt gives each token the bits it gets alone.

@@ -90,6 +90,14 @@ const KernelTable& scalar_table();
 #if defined(__x86_64__)
 const KernelTable& avx2_table();
 const KernelTable& avx512_table();
+namespace avx512 {
+void register_q4k(KernelTable& t);  // avx512_q4k_impl.h
+}  // namespace avx512
 #endif
+
+// Per-thread working memory for the kernels, 64-byte aligned, reused across calls (slots 0..3 are separate
+// buffers; the contents do not survive a call that asks the same slot for more). Defined in baseline-compiled
+// code, so ISA files need no std::vector of their own (see cpu_unpack.h on shared inline functions).
+void* thread_scratch(int slot, size_t bytes);
 
 }  // namespace r1::cpu

@@ -32,7 +32,7 @@ bool cpu_has(const CpuFeatures& f, CpuIsa isa) {
   switch (isa) {
     case CpuIsa::kScalar: return true;
     case CpuIsa::kAvx2: return f.avx2 && f.fma && f.f16c;
-    case CpuIsa::kAvx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx2 && f.fma && f.f16c;
+    case CpuIsa::kAvx512: return f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni && f.avx2 && f.fma && f.f16c;
   }
   return false;
 #else
@@ -47,6 +47,18 @@ bool is_float_type(GgmlType t) { return t == GgmlType::kF32 || t == GgmlType::kF
 constexpr int64_t kRowBlock = 16;
 
 }  // namespace
+
+namespace cpu {
+void* thread_scratch(int slot, size_t bytes) {
+  constexpr size_t kAlign = 64;
+  R1_CHECK(slot >= 0 && slot < 4, "thread_scratch slot out of range");
+  thread_local std::vector<unsigned char> buffers[4];
+  std::vector<unsigned char>& b = buffers[slot];
+  if (b.size() < bytes + kAlign) b.resize(bytes + kAlign);
+  const auto p = reinterpret_cast<uintptr_t>(b.data());
+  return b.data() + ((kAlign - p % kAlign) % kAlign);
+}
+}  // namespace cpu
 
 std::string_view cpu_isa_name(CpuIsa isa) {
   switch (isa) {

@@ -47,6 +47,9 @@ class CpuKernels {
   // Every ISA this CPU can run, scalar first (for tests and benchmarks).
   static std::vector<CpuIsa> available(const CpuFeatures& features);
   static CpuKernels for_isa(CpuIsa isa);  // the caller has checked available()
+  // A table this CPU may lack the instructions for, built by the caller: the tests run the AVX-512 kernels
+  // emulated this way (avx512_vec.h).
+  static CpuKernels with_table(CpuIsa isa, const cpu::KernelTable& table) { return CpuKernels(isa, &table); }
 
   CpuIsa isa() const { return isa_; }
 

@@ -1,5 +1,5 @@
-// The AVX-512 kernel table (F, BW, VL; compiled with those flags). It starts from the AVX2 table and
-// replaces the entries that have an AVX-512 kernel; none yet, so it currently runs the AVX2 kernels.
+// The AVX-512 kernel table (F, BW, VL and VNNI; compiled with those flags). It starts from the AVX2 table and
+// replaces the entries that have an AVX-512 kernel: Q4_K prompts (avx512_q4k_impl.h).
 #include "cpu_kernel_table.h"
 
 namespace r1::cpu {
@@ -8,6 +8,7 @@ const KernelTable& avx512_table() {
   static const KernelTable table = [] {
     KernelTable t = avx2_table();
     t.isa = "avx512";
+    avx512::register_q4k(t);
     return t;
   }();
   return table;

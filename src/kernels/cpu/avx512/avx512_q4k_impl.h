@@ -1,0 +1,206 @@
+// Q4_K prompts with AVX-512 VNNI: sixteen rows per vector, one int32 lane per row, so each broadcast
+// activation word feeds sixteen rows through one vpdpbusd (the AVX2 kernel needs vpmaddubsw and an add for
+// eight). Same integer sums and the same float operations per row and token as dot_q4_k_llama_order
+// (ref_matmul.cpp): a code × activation sum per 32-element sub-block, exact in int32, times its scale; one
+// fused multiply-add per 64 elements for the grouped tokens, per super-block for the others. So the same bits
+// as the reference and the AVX2 kernel, which takes every call this one does not (decode, fewer than four
+// tokens, `--repack off`, the last n_rows % 16 rows).
+//
+// Compiled twice: natively in avx512_kquants.cpp, and with R1_AVX512_EMULATED in tests/kernels, where
+// R1_AVX512_NS names another namespace, so machines without AVX-512 test these exact loops too.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "avx512_vec.h"
+#include "cpu_kernel_table.h"
+#include "cpu_unpack.h"
+
+#ifndef R1_AVX512_NS
+#define R1_AVX512_NS avx512
+#endif
+
+namespace r1::cpu {
+namespace {
+namespace q4k16 {
+
+using v512::I512;
+using v512::F512;
+
+constexpr size_t kWeightBytes = sizeof(BlockQ4_K);  // 144
+constexpr size_t kActQsOffset = kQ8_KQsOffset;
+
+// Sixteen rows of one super-block, transposed so that int32 lane r belongs to row r.
+struct alignas(64) Packed {
+  int32_t qs[64][16];  // [sub-block j][word i]: codes 4i .. 4i + 3 of sub-block j of row r, one byte each
+  int32_t sc[8][16];   // scale of sub-block j
+  int32_t mn[4][16];   // mins of sub-blocks 2k (low int16) and 2k + 1 (high int16)
+  float d[16];
+  float dmin[16];
+};
+
+struct alignas(64) State {
+  float acc[16];
+  float accm[16];
+};
+
+// Packed stays in L1 while every token passes over it (the AVX2 kernel's reasoning, kPackedChunkBytes).
+constexpr size_t kChunkBytes = 24576;
+
+R1_V512_INLINE uint32_t load_u32_at(const uint8_t* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+R1_V512_INLINE float load_f32_at(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// Rows w, w + w_stride, ... (sixteen), super-blocks [0, nb) of them, into out[0, nb).
+inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    Packed& o = out[ib];
+    for (int r = 0; r < 16; ++r) {
+      const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kWeightBytes;
+      uint8_t s8[8], m8[8];
+      unpack_k4_scales(b + 4, s8, m8);
+      for (int j = 0; j < 8; ++j) o.sc[j][r] = s8[j];
+      for (int k = 0; k < 4; ++k) o.mn[k][r] = static_cast<int32_t>(m8[2 * k] | static_cast<uint32_t>(m8[2 * k + 1]) << 16);
+      uint16_t h[2];
+      std::memcpy(h, b, 4);
+      o.d[r] = half_to_float(h[0]);
+      o.dmin[r] = half_to_float(h[1]);
+      // 32 bytes per pair of sub-blocks: low nibbles are sub-block 2c, high nibbles 2c + 1.
+      for (int c = 0; c < 4; ++c) {
+        for (int i = 0; i < 8; ++i) {
+          const uint32_t word = load_u32_at(b + 16 + 32 * c + 4 * i);
+          o.qs[16 * c + i][r] = static_cast<int32_t>(word & 0x0F0F0F0Fu);
+          o.qs[16 * c + 8 + i][r] = static_cast<int32_t>((word >> 4) & 0x0F0F0F0Fu);
+        }
+      }
+    }
+  }
+}
+
+// Sixteen packed rows against NT tokens, adding super-blocks [0, nb) into st[0, NT). kPerSpan: one rounding
+// per 64 elements (the grouped tokens), otherwise one per super-block.
+template <int NT, bool kPerSpan>
+R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+  F512 acc[NT], accm[NT];
+  for (int t = 0; t < NT; ++t) {
+    acc[t] = v512::load_f(st[t].acc);
+    accm[t] = v512::load_f(st[t].accm);
+  }
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const Packed& b = w[ib];
+    const uint8_t* ab = a + static_cast<uint64_t>(ib) * kQ8_KBytes;
+    F512 dd[NT], dm[NT];
+    int32_t pair[NT][4];  // span k: the activation sums of sub-blocks 2k, 2k + 1 as two int16 (|sum| <= 32 × 128)
+    I512 isum[NT], imin[NT];
+    for (int t = 0; t < NT; ++t) {
+      const uint8_t* at = ab + static_cast<uint64_t>(t) * a_stride;
+      const F512 da = v512::set1_f(load_f32_at(at));
+      dd[t] = v512::mul_f(v512::load_f(b.d), da);
+      dm[t] = v512::mul_f(v512::load_f(b.dmin), da);
+      int16_t bs[16];
+      std::memcpy(bs, at + kQ8_KBsumsOffset, sizeof bs);
+      for (int k = 0; k < 4; ++k) {
+        const auto lo = static_cast<uint16_t>(bs[4 * k] + bs[4 * k + 1]);
+        const auto hi = static_cast<uint16_t>(bs[4 * k + 2] + bs[4 * k + 3]);
+        pair[t][k] = static_cast<int32_t>(lo | static_cast<uint32_t>(hi) << 16);
+      }
+      isum[t] = imin[t] = v512::zero_i();
+    }
+    for (int k = 0; k < 4; ++k) {
+      I512 s[NT], h[NT];
+      for (int t = 0; t < NT; ++t) s[t] = h[t] = v512::zero_i();
+      for (int i = 0; i < 8; ++i) {
+        const I512 lo = v512::load_i(b.qs[16 * k + i]);
+        const I512 hi = v512::load_i(b.qs[16 * k + 8 + i]);
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = ab + static_cast<uint64_t>(t) * a_stride + kActQsOffset + 64 * k + 4 * i;
+          s[t] = v512::dpbusd(s[t], lo, v512::bcast4(q));
+          h[t] = v512::dpbusd(h[t], hi, v512::bcast4(q + 32));
+        }
+      }
+      const I512 sc_lo = v512::load_i(b.sc[2 * k]), sc_hi = v512::load_i(b.sc[2 * k + 1]);
+      const I512 mn = v512::load_i(b.mn[k]);
+      for (int t = 0; t < NT; ++t) {
+        const I512 span = v512::add_i(v512::mullo(s[t], sc_lo), v512::mullo(h[t], sc_hi));
+        const I512 mins = v512::madd16(mn, v512::set1_i(pair[t][k]));
+        if constexpr (kPerSpan) {
+          acc[t] = v512::fmadd_f(v512::cvt_f(span), dd[t], acc[t]);
+          accm[t] = v512::fmadd_f(v512::cvt_f(mins), dm[t], accm[t]);
+        } else {
+          isum[t] = v512::add_i(isum[t], span);
+          imin[t] = v512::add_i(imin[t], mins);
+        }
+      }
+    }
+    if constexpr (!kPerSpan) {
+      for (int t = 0; t < NT; ++t) {
+        acc[t] = v512::fmadd_f(v512::cvt_f(isum[t]), dd[t], acc[t]);
+        accm[t] = v512::fmadd_f(v512::cvt_f(imin[t]), dm[t], accm[t]);
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    std::memcpy(st[t].acc, &acc[t], 64);
+    std::memcpy(st[t].accm, &accm[t], 64);
+  }
+}
+
+// The kernel table's Q4_K entry. Rows in groups of sixteen, each group's columns in chunks that stay in L1
+// while every token passes over them; each token's state waits between chunks, so every sum still runs over
+// the super-blocks in order.
+void dot(const DotArgs& a) noexcept {
+  const DotFn rest = avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)];
+  const int64_t rows16 = a.n_rows / 16 * 16;
+  if (!a.pack_rows || a.n_tokens < 4 || rows16 == 0) {
+    rest(a);
+    return;
+  }
+  const int64_t nb = a.n / 256;
+  const int64_t chunk = static_cast<int64_t>(kChunkBytes / sizeof(Packed));
+  auto* packed = static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
+  auto* state = static_cast<State*>(thread_scratch(1, static_cast<size_t>(a.n_tokens) * sizeof(State)));
+  for (int64_t r = 0; r < rows16; r += 16) {
+    std::memset(state, 0, static_cast<size_t>(a.n_tokens) * sizeof(State));
+    for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+      const int64_t nc = nb - c0 < chunk ? nb - c0 : chunk;
+      pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * kWeightBytes, a.w_stride, nc,
+           packed);
+      const uint8_t* act = a.a + static_cast<uint64_t>(c0) * kQ8_KBytes;
+      int64_t t = 0;
+      for (; t + 4 <= a.grouped_tokens; t += 4) {
+        tile<4, true>(packed, nc, act + static_cast<uint64_t>(t) * a.a_stride, a.a_stride, state + t);
+      }
+      for (; t < a.n_tokens; ++t) {
+        tile<1, false>(packed, nc, act + static_cast<uint64_t>(t) * a.a_stride, a.a_stride, state + t);
+      }
+    }
+    for (int64_t t = 0; t < a.n_tokens; ++t) {
+      const F512 y = v512::sub_f(v512::load_f(state[t].acc), v512::load_f(state[t].accm));
+      v512::store_f(a.y + t * a.y_stride + r, y);
+    }
+  }
+  if (rows16 < a.n_rows) {
+    DotArgs tail = a;
+    tail.w = a.w + static_cast<uint64_t>(rows16) * a.w_stride;
+    tail.n_rows = a.n_rows - rows16;
+    tail.y = a.y + rows16;
+    rest(tail);
+  }
+}
+
+}  // namespace q4k16
+}  // namespace
+
+namespace R1_AVX512_NS {
+void register_q4k(KernelTable& t) { t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = q4k16::dot; }
+}  // namespace R1_AVX512_NS
+
+}  // namespace r1::cpu

@@ -1,0 +1,145 @@
+// The few 512-bit operations the avx512/ kernels are written in, as small functions over two types: sixteen
+// int32 lanes (I512) and sixteen float lanes (F512). Natively each is one AVX-512 instruction (files compiled
+// with -mavx512f -mavx512bw -mavx512vl -mavx512vnni). With R1_AVX512_EMULATED defined they are plain C++ that
+// follows each instruction's definition lane by lane, so the same kernel source runs, and is checked bit for
+// bit against the reference, on a machine without AVX-512 (tests/kernels builds it that way; this machine
+// has none). Internal linkage throughout, and no inline function of another header: see cpu_unpack.h.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#if !defined(R1_AVX512_EMULATED)
+#include <immintrin.h>
+#endif
+
+#define R1_V512_INLINE inline __attribute__((always_inline))
+
+namespace r1::cpu {
+namespace {
+namespace v512 {
+
+#if defined(R1_AVX512_EMULATED)
+
+struct alignas(64) I512 {
+  int32_t v[16];
+};
+struct alignas(64) F512 {
+  float v[16];
+};
+
+R1_V512_INLINE I512 load_i(const void* p) {  // 64 bytes, 64-byte aligned (natively; any here)
+  I512 r;
+  std::memcpy(r.v, p, 64);
+  return r;
+}
+R1_V512_INLINE F512 load_f(const float* p) {
+  F512 r;
+  std::memcpy(r.v, p, 64);
+  return r;
+}
+R1_V512_INLINE void store_f(float* p, F512 a) { std::memcpy(p, a.v, 64); }  // unaligned
+R1_V512_INLINE I512 zero_i() { return I512{}; }
+R1_V512_INLINE F512 zero_f() { return F512{}; }
+R1_V512_INLINE I512 set1_i(int32_t x) {
+  I512 r;
+  for (int l = 0; l < 16; ++l) r.v[l] = x;
+  return r;
+}
+R1_V512_INLINE F512 set1_f(float x) {
+  F512 r;
+  for (int l = 0; l < 16; ++l) r.v[l] = x;
+  return r;
+}
+// vpdpbusd: each lane plus the four products of its unsigned bytes of a with the signed bytes of b, in
+// 32-bit arithmetic (no saturation).
+R1_V512_INLINE I512 dpbusd(I512 acc, I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) {
+    uint8_t ua[4];
+    int8_t sb[4];
+    std::memcpy(ua, &a.v[l], 4);
+    std::memcpy(sb, &b.v[l], 4);
+    uint32_t s = static_cast<uint32_t>(acc.v[l]);
+    for (int k = 0; k < 4; ++k) s += static_cast<uint32_t>(static_cast<int32_t>(ua[k]) * sb[k]);
+    acc.v[l] = static_cast<int32_t>(s);
+  }
+  return acc;
+}
+// vpmulld: the low 32 bits of each product.
+R1_V512_INLINE I512 mullo(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) {
+    a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) * static_cast<uint32_t>(b.v[l]));
+  }
+  return a;
+}
+// vpmaddwd: per lane, low int16 × low int16 + high int16 × high int16.
+R1_V512_INLINE I512 madd16(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) {
+    int16_t x[2], y[2];
+    std::memcpy(x, &a.v[l], 4);
+    std::memcpy(y, &b.v[l], 4);
+    a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(x[0] * y[0]) + static_cast<uint32_t>(x[1] * y[1]));
+  }
+  return a;
+}
+R1_V512_INLINE I512 add_i(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) + static_cast<uint32_t>(b.v[l]));
+  return a;
+}
+// vcvtdq2ps: rounded to nearest even, as C++'s int-to-float conversion in the default rounding mode.
+R1_V512_INLINE F512 cvt_f(I512 a) {
+  F512 r;
+  for (int l = 0; l < 16; ++l) r.v[l] = static_cast<float>(a.v[l]);
+  return r;
+}
+R1_V512_INLINE F512 mul_f(F512 a, F512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] *= b.v[l];
+  return a;
+}
+R1_V512_INLINE F512 sub_f(F512 a, F512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] -= b.v[l];
+  return a;
+}
+// vfmadd: a * b + c with one rounding (__builtin_fmaf, not std::fma: see cpu_scalar.cpp).
+R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) {
+  for (int l = 0; l < 16; ++l) c.v[l] = __builtin_fmaf(a.v[l], b.v[l], c.v[l]);
+  return c;
+}
+
+#else
+
+using I512 = __m512i;
+using F512 = __m512;
+
+R1_V512_INLINE I512 load_i(const void* p) { return _mm512_load_si512(p); }
+R1_V512_INLINE F512 load_f(const float* p) { return _mm512_load_ps(p); }
+R1_V512_INLINE void store_f(float* p, F512 a) { _mm512_storeu_ps(p, a); }
+R1_V512_INLINE I512 zero_i() { return _mm512_setzero_si512(); }
+R1_V512_INLINE F512 zero_f() { return _mm512_setzero_ps(); }
+R1_V512_INLINE I512 set1_i(int32_t x) { return _mm512_set1_epi32(x); }
+R1_V512_INLINE F512 set1_f(float x) { return _mm512_set1_ps(x); }
+R1_V512_INLINE I512 dpbusd(I512 acc, I512 a, I512 b) { return _mm512_dpbusd_epi32(acc, a, b); }
+R1_V512_INLINE I512 mullo(I512 a, I512 b) { return _mm512_mullo_epi32(a, b); }
+R1_V512_INLINE I512 madd16(I512 a, I512 b) { return _mm512_madd_epi16(a, b); }
+R1_V512_INLINE I512 add_i(I512 a, I512 b) { return _mm512_add_epi32(a, b); }
+// GCC 12 warns that the intrinsic's own undefined placeholder "may be used uninitialized" (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+R1_V512_INLINE F512 cvt_f(I512 a) { return _mm512_cvtepi32_ps(a); }
+#pragma GCC diagnostic pop
+R1_V512_INLINE F512 mul_f(F512 a, F512 b) { return _mm512_mul_ps(a, b); }
+R1_V512_INLINE F512 sub_f(F512 a, F512 b) { return _mm512_sub_ps(a, b); }
+R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) { return _mm512_fmadd_ps(a, b, c); }
+
+#endif
+
+// Four bytes at p in every lane (natively folded into the instruction as an embedded broadcast).
+R1_V512_INLINE I512 bcast4(const uint8_t* p) {
+  int32_t x;
+  std::memcpy(&x, p, 4);
+  return set1_i(x);
+}
+
+}  // namespace v512
+}  // namespace
+}  // namespace r1::cpu

@@ -1,0 +1,20 @@
+// The AVX-512 kernels built emulated (avx512_vec.h with R1_AVX512_EMULATED: each instruction in plain C++), so
+// that a machine without AVX-512 checks, bit for bit against the reference, the loops an AVX-512 machine runs.
+#define R1_AVX512_EMULATED 1
+#define R1_AVX512_NS avx512_emulated
+#include "avx512/avx512_q4k_impl.h"
+
+namespace r1::cpu {
+
+// The AVX2 table with the AVX-512 kernels' entries, emulated (avx512_table() with these kernels).
+const KernelTable& avx512_emulated_table() {
+  static const KernelTable table = [] {
+    KernelTable t = avx2_table();
+    t.isa = "avx512-emulated";
+    avx512_emulated::register_q4k(t);
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace r1::cpu
