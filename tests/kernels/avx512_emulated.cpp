@@ -2,6 +2,7 @@
 // that a machine without AVX-512 checks, bit for bit against the reference, the loops an AVX-512 machine runs.
 #define R1_AVX512_EMULATED 1
 #define R1_AVX512_NS avx512_emulated
+#include "avx512/avx512_block32_impl.h"
 #include "avx512/avx512_q4k_impl.h"
 
 namespace r1::cpu {
@@ -12,6 +13,7 @@ const KernelTable& avx512_emulated_table() {
     KernelTable t = avx2_table();
     t.isa = "avx512-emulated";
     avx512_emulated::register_q4k(t);
+    avx512_emulated::register_block32(t);
     return t;
   }();
   return table;

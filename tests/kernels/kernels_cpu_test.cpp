@@ -179,7 +179,10 @@ TEST(Avx512Emulated, KernelsMatchReference) {
   const CpuFeatures features = detect_cpu_features();
   if (!(features.avx2 && features.fma && features.f16c)) GTEST_SKIP() << "the AVX-512 kernels fall back to AVX2 ones";
   const CpuKernels kernels = CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table());
-  expect_awkward_shapes_match(kernels, GgmlType::kQ4_K);
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
+    SCOPED_TRACE(type_info(type).name);
+    expect_awkward_shapes_match(kernels, type);
+  }
 }
 #endif
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "avx512_rows16.h"
 #include "avx512_vec.h"
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
@@ -44,9 +45,6 @@ struct alignas(64) State {
   float acc[16];
   float accm[16];
 };
-
-// Packed stays in L1 while every token passes over it (the AVX2 kernel's reasoning, kPackedChunkBytes).
-constexpr size_t kChunkBytes = 24576;
 
 R1_V512_INLINE uint32_t load_u32_at(const uint8_t* p) {
   uint32_t v;
@@ -153,48 +151,26 @@ R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t
   }
 }
 
-// The kernel table's Q4_K entry. Rows in groups of sixteen, each group's columns in chunks that stay in L1
-// while every token passes over them; each token's state waits between chunks, so every sum still runs over
-// the super-blocks in order.
-void dot(const DotArgs& a) noexcept {
-  const DotFn rest = avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)];
-  const int64_t rows16 = a.n_rows / 16 * 16;
-  if (!a.pack_rows || a.n_tokens < 4 || rows16 == 0) {
-    rest(a);
-    return;
+// dot_rows16's kernel: the grouped tokens four at a time (per-span rounding), the others one at a time.
+struct Kernel {
+  using Packed = q4k16::Packed;
+  using State = q4k16::State;
+  static constexpr int64_t kBlock = 256;
+  static constexpr size_t kWeightBytes = q4k16::kWeightBytes;
+  static constexpr size_t kActBytes = kQ8_KBytes;
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { q4k16::pack(w, w_stride, nb, out); }
+  static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
+                     int64_t grouped_tokens) {
+    int64_t t = 0;
+    for (; t + 4 <= grouped_tokens; t += 4) tile<4, true>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t < n_tokens; ++t) tile<1, false>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
   }
-  const int64_t nb = a.n / 256;
-  const int64_t chunk = static_cast<int64_t>(kChunkBytes / sizeof(Packed));
-  auto* packed = static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
-  auto* state = static_cast<State*>(thread_scratch(1, static_cast<size_t>(a.n_tokens) * sizeof(State)));
-  for (int64_t r = 0; r < rows16; r += 16) {
-    std::memset(state, 0, static_cast<size_t>(a.n_tokens) * sizeof(State));
-    for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
-      const int64_t nc = nb - c0 < chunk ? nb - c0 : chunk;
-      pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * kWeightBytes, a.w_stride, nc,
-           packed);
-      const uint8_t* act = a.a + static_cast<uint64_t>(c0) * kQ8_KBytes;
-      int64_t t = 0;
-      for (; t + 4 <= a.grouped_tokens; t += 4) {
-        tile<4, true>(packed, nc, act + static_cast<uint64_t>(t) * a.a_stride, a.a_stride, state + t);
-      }
-      for (; t < a.n_tokens; ++t) {
-        tile<1, false>(packed, nc, act + static_cast<uint64_t>(t) * a.a_stride, a.a_stride, state + t);
-      }
-    }
-    for (int64_t t = 0; t < a.n_tokens; ++t) {
-      const F512 y = v512::sub_f(v512::load_f(state[t].acc), v512::load_f(state[t].accm));
-      v512::store_f(a.y + t * a.y_stride + r, y);
-    }
+  static void finish(const State& st, float* y) {
+    v512::store_f(y, v512::sub_f(v512::load_f(st.acc), v512::load_f(st.accm)));
   }
-  if (rows16 < a.n_rows) {
-    DotArgs tail = a;
-    tail.w = a.w + static_cast<uint64_t>(rows16) * a.w_stride;
-    tail.n_rows = a.n_rows - rows16;
-    tail.y = a.y + rows16;
-    rest(tail);
-  }
-}
+};
+
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)]); }
 
 }  // namespace q4k16
 }  // namespace

@@ -100,6 +100,18 @@ R1_V512_INLINE F512 sub_f(F512 a, F512 b) {
   for (int l = 0; l < 16; ++l) a.v[l] -= b.v[l];
   return a;
 }
+R1_V512_INLINE F512 add_f(F512 a, F512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] += b.v[l];
+  return a;
+}
+// out[i] = -128 × (the sum of the four signed bytes q[4i .. 4i + 3]), i < 8 (a 256-bit vpdpbusd against ones).
+R1_V512_INLINE void neg_word_sums_x128(const uint8_t* q, int32_t out[8]) {
+  for (int i = 0; i < 8; ++i) {
+    int32_t s = 0;
+    for (int k = 0; k < 4; ++k) s += static_cast<int8_t>(q[4 * i + k]);
+    out[i] = -128 * s;
+  }
+}
 // vfmadd: a * b + c with one rounding (__builtin_fmaf, not std::fma: see cpu_scalar.cpp).
 R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) {
   for (int l = 0; l < 16; ++l) c.v[l] = __builtin_fmaf(a.v[l], b.v[l], c.v[l]);
@@ -129,6 +141,12 @@ R1_V512_INLINE F512 cvt_f(I512 a) { return _mm512_cvtepi32_ps(a); }
 #pragma GCC diagnostic pop
 R1_V512_INLINE F512 mul_f(F512 a, F512 b) { return _mm512_mul_ps(a, b); }
 R1_V512_INLINE F512 sub_f(F512 a, F512 b) { return _mm512_sub_ps(a, b); }
+R1_V512_INLINE F512 add_f(F512 a, F512 b) { return _mm512_add_ps(a, b); }
+R1_V512_INLINE void neg_word_sums_x128(const uint8_t* q, int32_t out[8]) {
+  const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
+                                           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
+}
 R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) { return _mm512_fmadd_ps(a, b, c); }
 
 #endif

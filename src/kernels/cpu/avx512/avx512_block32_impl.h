@@ -1,0 +1,130 @@
+// The signed 32-element formats (Q4_0, Q5_0, Q8_0, IQ4_NL) against Q8_0 activations, for prompts, with AVX-512
+// VNNI: sixteen rows per vector, in llama.cpp's order (Block32LlamaSum, ref_matmul.h) and so with the
+// reference's bits. Word i of a block (codes 4i .. 4i + 3) gives, for sixteen rows at once, the exact integer
+// sum that is lane i of llama.cpp's one-row kernel; it goes into accumulator i with that kernel's multiply-add,
+// and the eight accumulators are added in its horizontal order at the end (as the AVX2 Block32Rows8Kernel does
+// for eight rows).
+//
+// vpdpbusd multiplies unsigned by signed bytes, so the codes are packed as code + 128 (unsigned) and each
+// word's sum starts from -128 × the sum of its four activations: sum (w + 128) × a - 128 × sum a = sum w × a,
+// exactly, in int32 (no saturation anywhere, unlike vpmaddubsw).
+//
+// Compiled natively (avx512_block32.cpp) and emulated in tests/kernels, like avx512_q4k_impl.h.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "avx512_rows16.h"
+#include "avx512_vec.h"
+#include "cpu_kernel_table.h"
+#include "cpu_unpack.h"
+
+#ifndef R1_AVX512_NS
+#define R1_AVX512_NS avx512
+#endif
+
+namespace r1::cpu {
+namespace {
+namespace block32x16 {
+
+using v512::F512;
+using v512::I512;
+
+struct alignas(64) Packed {
+  int32_t q[8][16];  // word i: codes 4i .. 4i + 3 of row r, each + 128 as an unsigned byte
+  float d[16];
+};
+
+struct alignas(64) State {
+  float acc[8][16];  // llama.cpp's eight lanes, each for sixteen rows
+};
+
+// Unpack: one of cpu_unpack.h's unpack_q4_0 / q5_0 / q8_0 / iq4_nl (int8 codes and the block scale).
+template <void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
+struct Kernel {
+  static constexpr int64_t kBlock = 32;
+  static constexpr size_t kWeightBytes = kBytes;
+  static constexpr size_t kActBytes = kQ8_0Bytes;
+  using Packed = block32x16::Packed;
+  using State = block32x16::State;
+
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      for (int r = 0; r < 16; ++r) {
+        BlockCodes32 c;
+        Unpack(w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kBytes, c);
+        out[ib].d[r] = c.d;
+        for (int i = 0; i < 8; ++i) {
+          uint32_t word;
+          std::memcpy(&word, c.q + 4 * i, 4);
+          out[ib].q[i][r] = static_cast<int32_t>(word ^ 0x80808080u);  // each byte + 128
+        }
+      }
+    }
+  }
+
+  template <int NT>
+  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+    F512 acc[NT][8];
+    for (int t = 0; t < NT; ++t) {
+      for (int i = 0; i < 8; ++i) acc[t][i] = v512::load_f(st[t].acc[i]);
+    }
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const Packed& b = w[ib];
+      I512 words[8];
+      for (int i = 0; i < 8; ++i) words[i] = v512::load_i(b.q[i]);
+      const F512 dw = v512::load_f(b.d);
+      for (int t = 0; t < NT; ++t) {
+        const uint8_t* ab = a + static_cast<uint64_t>(t) * a_stride + static_cast<uint64_t>(ib) * kQ8_0Bytes;
+        const F512 dd = v512::mul_f(dw, v512::set1_f(half_to_float(load_u16(ab))));
+        alignas(32) int32_t start[8];
+        v512::neg_word_sums_x128(ab + 2, start);
+        for (int i = 0; i < 8; ++i) {
+          const I512 sum = v512::dpbusd(v512::set1_i(start[i]), words[i], v512::bcast4(ab + 2 + 4 * i));
+          acc[t][i] = v512::fmadd_f(dd, v512::cvt_f(sum), acc[t][i]);
+        }
+      }
+    }
+    for (int t = 0; t < NT; ++t) {
+      for (int i = 0; i < 8; ++i) std::memcpy(st[t].acc[i], &acc[t][i], 64);
+    }
+  }
+
+  // Two tokens at a time: their sixteen accumulators and the block's eight words fill the registers.
+  static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
+                     int64_t) {
+    int64_t t = 0;
+    for (; t + 2 <= n_tokens; t += 2) tile<2>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t < n_tokens; ++t) tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+  }
+
+  // The lanes added as the one-row kernel's horizontal sum adds them: ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)).
+  static void finish(const State& st, float* y) {
+    F512 l[8];
+    for (int i = 0; i < 8; ++i) l[i] = v512::load_f(st.acc[i]);
+    const F512 even = v512::add_f(v512::add_f(l[0], l[4]), v512::add_f(l[2], l[6]));
+    const F512 odd = v512::add_f(v512::add_f(l[1], l[5]), v512::add_f(l[3], l[7]));
+    v512::store_f(y, v512::add_f(even, odd));
+  }
+};
+
+template <GgmlType kType, void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
+void dot(const DotArgs& a) noexcept {
+  dot_rows16<Kernel<Unpack, kBytes>>(a, avx2_table().dot[static_cast<size_t>(kType)]);
+}
+
+}  // namespace block32x16
+}  // namespace
+
+namespace R1_AVX512_NS {
+void register_block32(KernelTable& t) {
+  using namespace block32x16;
+  t.dot[static_cast<size_t>(GgmlType::kQ4_0)] = dot<GgmlType::kQ4_0, unpack_q4_0, sizeof(BlockQ4_0)>;
+  t.dot[static_cast<size_t>(GgmlType::kQ5_0)] = dot<GgmlType::kQ5_0, unpack_q5_0, sizeof(BlockQ5_0)>;
+  t.dot[static_cast<size_t>(GgmlType::kQ8_0)] = dot<GgmlType::kQ8_0, unpack_q8_0, kQ8_0Bytes>;
+  t.dot[static_cast<size_t>(GgmlType::kIQ4_NL)] = dot<GgmlType::kIQ4_NL, unpack_iq4_nl, sizeof(BlockIq4Nl)>;
+}
+}  // namespace R1_AVX512_NS
+
+}  // namespace r1::cpu

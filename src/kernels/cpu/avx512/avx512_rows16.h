@@ -1,0 +1,57 @@
+// The loop every AVX-512 prompt kernel shares: weight rows in groups of sixteen (one int32 or float lane per
+// row), each group's columns in chunks packed into a per-thread buffer that stays in L1 while every token
+// passes over it. Each token's state waits between chunks, so every sum still runs over the blocks in order:
+// the chunking changes no bit. Calls this loop does not take (decode and other calls of fewer than four
+// tokens, `--repack off`, the last n_rows % 16 rows) go to `rest`, the AVX2 kernel of the same sums.
+//
+// A kernel K provides: Packed (sixteen rows of one block), State (one token's sums), kBlock (elements per
+// block), kWeightBytes (bytes per block of a weight row), kActBytes (per block of an activation row),
+// pack(w, w_stride, nb, out), tokens(packed, nb, act, a_stride, state, n_tokens, grouped_tokens) and
+// finish(state, y).
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "cpu_kernel_table.h"
+
+namespace r1::cpu {
+namespace {
+
+// Packed rows per chunk: about 24 KiB, inside a 32 KiB L1 beside the activations streaming through.
+inline constexpr size_t kRows16ChunkBytes = 24576;
+
+template <class K>
+inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
+  const int64_t rows16 = a.n_rows / 16 * 16;
+  if (!a.pack_rows || a.n_tokens < 4 || rows16 == 0) {
+    rest(a);
+    return;
+  }
+  const int64_t nb = a.n / K::kBlock;
+  const int64_t per_chunk = kRows16ChunkBytes / sizeof(typename K::Packed);
+  const int64_t chunk = per_chunk > 0 ? per_chunk : 1;
+  auto* packed = static_cast<typename K::Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(typename K::Packed)));
+  auto* state = static_cast<typename K::State*>(thread_scratch(1, static_cast<size_t>(a.n_tokens) * sizeof(typename K::State)));
+  for (int64_t r = 0; r < rows16; r += 16) {
+    std::memset(static_cast<void*>(state), 0, static_cast<size_t>(a.n_tokens) * sizeof(typename K::State));
+    for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
+      const int64_t nc = nb - c0 < chunk ? nb - c0 : chunk;
+      K::pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * K::kWeightBytes, a.w_stride,
+              nc, packed);
+      K::tokens(packed, nc, a.a + static_cast<uint64_t>(c0) * K::kActBytes, a.a_stride, state, a.n_tokens,
+                a.grouped_tokens);
+    }
+    for (int64_t t = 0; t < a.n_tokens; ++t) K::finish(state[t], a.y + t * a.y_stride + r);
+  }
+  if (rows16 < a.n_rows) {
+    DotArgs tail = a;
+    tail.w = a.w + static_cast<uint64_t>(rows16) * a.w_stride;
+    tail.n_rows = a.n_rows - rows16;
+    tail.y = a.y + rows16;
+    rest(tail);
+  }
+}
+
+}  // namespace
+}  // namespace r1::cpu
