@@ -3,7 +3,7 @@
 #define R1_AVX512_EMULATED 1
 #define R1_AVX512_NS avx512_emulated
 #include "avx512/avx512_block32_impl.h"
-#include "avx512/avx512_q4k_impl.h"
+#include "avx512/avx512_kquants_impl.h"
 
 namespace r1::cpu {
 
@@ -12,7 +12,7 @@ const KernelTable& avx512_emulated_table() {
   static const KernelTable table = [] {
     KernelTable t = avx2_table();
     t.isa = "avx512-emulated";
-    avx512_emulated::register_q4k(t);
+    avx512_emulated::register_kquants(t);
     avx512_emulated::register_block32(t);
     return t;
   }();

@@ -91,7 +91,7 @@ const KernelTable& scalar_table();
 const KernelTable& avx2_table();
 const KernelTable& avx512_table();
 namespace avx512 {
-void register_q4k(KernelTable& t);      // avx512_q4k_impl.h
+void register_kquants(KernelTable& t);  // avx512_kquants_impl.h
 void register_block32(KernelTable& t);  // avx512_block32_impl.h
 }  // namespace avx512
 #endif

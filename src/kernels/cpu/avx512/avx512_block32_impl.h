@@ -9,7 +9,7 @@
 // word's sum starts from -128 × the sum of its four activations: sum (w + 128) × a - 128 × sum a = sum w × a,
 // exactly, in int32 (no saturation anywhere, unlike vpmaddubsw).
 //
-// Compiled natively (avx512_block32.cpp) and emulated in tests/kernels, like avx512_q4k_impl.h.
+// Compiled natively (avx512_block32.cpp) and emulated in tests/kernels, like avx512_kquants_impl.h.
 #pragma once
 
 #include <cstdint>

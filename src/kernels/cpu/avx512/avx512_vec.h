@@ -86,6 +86,10 @@ R1_V512_INLINE I512 add_i(I512 a, I512 b) {
   for (int l = 0; l < 16; ++l) a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) + static_cast<uint32_t>(b.v[l]));
   return a;
 }
+R1_V512_INLINE I512 sub_i(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) - static_cast<uint32_t>(b.v[l]));
+  return a;
+}
 // vcvtdq2ps: rounded to nearest even, as C++'s int-to-float conversion in the default rounding mode.
 R1_V512_INLINE F512 cvt_f(I512 a) {
   F512 r;
@@ -134,6 +138,7 @@ R1_V512_INLINE I512 dpbusd(I512 acc, I512 a, I512 b) { return _mm512_dpbusd_epi3
 R1_V512_INLINE I512 mullo(I512 a, I512 b) { return _mm512_mullo_epi32(a, b); }
 R1_V512_INLINE I512 madd16(I512 a, I512 b) { return _mm512_madd_epi16(a, b); }
 R1_V512_INLINE I512 add_i(I512 a, I512 b) { return _mm512_add_epi32(a, b); }
+R1_V512_INLINE I512 sub_i(I512 a, I512 b) { return _mm512_sub_epi32(a, b); }
 // GCC 12 warns that the intrinsic's own undefined placeholder "may be used uninitialized" (a false positive).
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

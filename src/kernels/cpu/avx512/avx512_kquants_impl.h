@@ -1,10 +1,13 @@
-// Q4_K prompts with AVX-512 VNNI: sixteen rows per vector, one int32 lane per row, so each broadcast
-// activation word feeds sixteen rows through one vpdpbusd (the AVX2 kernel needs vpmaddubsw and an add for
-// eight). Same integer sums and the same float operations per row and token as dot_q4_k_llama_order
-// (ref_matmul.cpp): a code × activation sum per 32-element sub-block, exact in int32, times its scale; one
-// fused multiply-add per 64 elements for the grouped tokens, per super-block for the others. So the same bits
-// as the reference and the AVX2 kernel, which takes every call this one does not (decode, fewer than four
-// tokens, `--repack off`, the last n_rows % 16 rows).
+// The K-quant prompt kernels with AVX-512 VNNI, sixteen rows per vector and one int32 lane per row, so each
+// broadcast activation word feeds sixteen rows through one vpdpbusd (the AVX2 kernels need vpmaddubsw and an
+// add for eight). Each keeps the float operations of the AVX2 kernel it replaces, so the same bits:
+// - Q4_K: as dot_q4_k_llama_order (ref_matmul.cpp): a code × activation sum per 32-element sub-block, exact in
+//   int32, times its scale; one fused multiply-add per 64 elements for the grouped tokens, per super-block for
+//   the others (the reference's bits).
+// - Q6_K: as the AVX2 Q6KRows8Kernel: the whole super-block's integer total per row (the -32 offset taken off
+//   through the activations' sums per 16), rounded once.
+// The AVX2 kernels take every call these do not (decode, fewer than four tokens, `--repack off`, the last
+// n_rows % 16 rows).
 //
 // Compiled twice: natively in avx512_kquants.cpp, and with R1_AVX512_EMULATED in tests/kernels, where
 // R1_AVX512_NS names another namespace, so machines without AVX-512 test these exact loops too.
@@ -173,10 +176,105 @@ struct Kernel {
 void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)]); }
 
 }  // namespace q4k16
+
+namespace q6k16 {
+
+using v512::F512;
+using v512::I512;
+
+struct alignas(64) Packed {
+  int32_t q[64][16];   // [group m of 16][word i]: codes 16m + 4i .. 16m + 4i + 3 of row r (0..63), a byte each
+  int32_t sc[16][16];  // the (signed) scale of group m
+  int32_t off[8][16];  // groups 2p, 2p + 1: 32 × their scales as two int16
+  float d[16];
+};
+
+struct alignas(64) State {
+  float acc[16];
+};
+
+struct Kernel {
+  using Packed = q6k16::Packed;
+  using State = q6k16::State;
+  static constexpr int64_t kBlock = 256;
+  static constexpr size_t kWeightBytes = sizeof(BlockQ6_K);
+  static constexpr size_t kActBytes = kQ8_KBytes;
+
+  static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      Packed& o = out[ib];
+      for (int r = 0; r < 16; ++r) {
+        SuperBlockCodes c;
+        unpack_q6_k(w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kWeightBytes, c);
+        o.d[r] = c.d;
+        for (int m = 0; m < 16; ++m) o.sc[m][r] = c.sc[m];
+        for (int p = 0; p < 8; ++p) {
+          o.off[p][r] = static_cast<int32_t>(static_cast<uint16_t>(c.off[2 * p]) |
+                                             static_cast<uint32_t>(static_cast<uint16_t>(c.off[2 * p + 1])) << 16);
+        }
+        for (int k = 0; k < 64; ++k) {
+          uint32_t word;
+          std::memcpy(&word, c.q + 4 * k, 4);
+          o.q[k][r] = static_cast<int32_t>(word);
+        }
+      }
+    }
+  }
+
+  template <int NT>
+  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+    F512 acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = v512::load_f(st[t].acc);
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const Packed& b = w[ib];
+      const uint8_t* ab = a + static_cast<uint64_t>(ib) * kQ8_KBytes;
+      I512 isum[NT];
+      for (int t = 0; t < NT; ++t) {
+        // The offset first: lane r = -(sum over the 16 groups of 32 × scale × the activations' sum).
+        const uint8_t* bs = ab + static_cast<uint64_t>(t) * a_stride + kQ8_KBsumsOffset;
+        I512 o = v512::zero_i();
+        for (int p = 0; p < 8; ++p) o = v512::add_i(o, v512::madd16(v512::load_i(b.off[p]), v512::bcast4(bs + 4 * p)));
+        isum[t] = v512::sub_i(v512::zero_i(), o);
+      }
+      for (int m = 0; m < 16; ++m) {
+        I512 words[4];
+        for (int i = 0; i < 4; ++i) words[i] = v512::load_i(b.q[4 * m + i]);
+        const I512 sc = v512::load_i(b.sc[m]);
+        for (int t = 0; t < NT; ++t) {
+          const uint8_t* q = ab + static_cast<uint64_t>(t) * a_stride + kQ8_KQsOffset + 16 * m;
+          I512 s = v512::zero_i();
+          for (int i = 0; i < 4; ++i) s = v512::dpbusd(s, words[i], v512::bcast4(q + 4 * i));
+          isum[t] = v512::add_i(isum[t], v512::mullo(s, sc));
+        }
+      }
+      for (int t = 0; t < NT; ++t) {
+        const F512 dd = v512::mul_f(v512::load_f(b.d), v512::set1_f(q4k16::load_f32_at(ab + static_cast<uint64_t>(t) * a_stride)));
+        acc[t] = v512::fmadd_f(v512::cvt_f(isum[t]), dd, acc[t]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) std::memcpy(st[t].acc, &acc[t], 64);
+  }
+
+  static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
+                     int64_t) {
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) tile<4>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t < n_tokens; ++t) tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+  }
+
+  static void finish(const State& st, float* y) { v512::store_f(y, v512::load_f(st.acc)); }
+};
+
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ6_K)]); }
+
+}  // namespace q6k16
 }  // namespace
 
 namespace R1_AVX512_NS {
-void register_q4k(KernelTable& t) { t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = q4k16::dot; }
+void register_kquants(KernelTable& t) {
+  t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = q4k16::dot;
+  t.dot[static_cast<size_t>(GgmlType::kQ6_K)] = q6k16::dot;
+}
 }  // namespace R1_AVX512_NS
 
 }  // namespace r1::cpu
