@@ -11,12 +11,6 @@
 namespace r1::cpu {
 namespace {
 
-float load_f32(const uint8_t* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 void zero_outputs(const DotArgs& a) {
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     for (int64_t r = 0; r < a.n_rows; ++r) a.y[t * a.y_stride + r] = 0.0f;

@@ -92,6 +92,11 @@ inline uint32_t load_u32(const uint8_t* p) {
   std::memcpy(&v, p, 4);
   return v;
 }
+inline float load_f32(const uint8_t* p) {
+  float v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
 
 // Q4_K/Q5_K: the eight 6-bit scales and eight 6-bit mins packed in 12 bytes, as two arrays of 8 bytes.
 // Bytes 0..3 hold scales 0..3 (low 6 bits) and the top 2 bits of scales 4..7; bytes 4..7 likewise for the

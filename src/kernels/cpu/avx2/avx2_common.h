@@ -23,11 +23,6 @@ namespace {
 R1_AVX2_INLINE __m256i loadu256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 R1_AVX2_INLINE __m128i loadu128(const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); }
 R1_AVX2_INLINE __m128i loadu64(const void* p) { return _mm_loadl_epi64(static_cast<const __m128i*>(p)); }
-R1_AVX2_INLINE float load_f32(const uint8_t* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 R1_AVX2_INLINE float f16_at(const uint8_t* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);

@@ -12,17 +12,7 @@
 // Compiled natively (avx512_block32.cpp) and emulated in tests/kernels, like avx512_kquants_impl.h.
 #pragma once
 
-#include <cstdint>
-#include <cstring>
-
 #include "avx512_rows16.h"
-#include "avx512_vec.h"
-#include "cpu_kernel_table.h"
-#include "cpu_unpack.h"
-
-#ifndef R1_AVX512_NS
-#define R1_AVX512_NS avx512
-#endif
 
 namespace r1::cpu {
 namespace {

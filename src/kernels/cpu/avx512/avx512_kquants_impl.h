@@ -13,17 +13,7 @@
 // R1_AVX512_NS names another namespace, so machines without AVX-512 test these exact loops too.
 #pragma once
 
-#include <cstdint>
-#include <cstring>
-
 #include "avx512_rows16.h"
-#include "avx512_vec.h"
-#include "cpu_kernel_table.h"
-#include "cpu_unpack.h"
-
-#ifndef R1_AVX512_NS
-#define R1_AVX512_NS avx512
-#endif
 
 namespace r1::cpu {
 namespace {
@@ -49,17 +39,6 @@ struct alignas(64) State {
   float accm[16];
 };
 
-R1_V512_INLINE uint32_t load_u32_at(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-R1_V512_INLINE float load_f32_at(const uint8_t* p) {
-  float v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
-
 // Rows w, w + w_stride, ... (sixteen), super-blocks [0, nb) of them, into out[0, nb).
 inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
   for (int64_t ib = 0; ib < nb; ++ib) {
@@ -77,7 +56,7 @@ inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
       // 32 bytes per pair of sub-blocks: low nibbles are sub-block 2c, high nibbles 2c + 1.
       for (int c = 0; c < 4; ++c) {
         for (int i = 0; i < 8; ++i) {
-          const uint32_t word = load_u32_at(b + 16 + 32 * c + 4 * i);
+          const uint32_t word = load_u32(b + 16 + 32 * c + 4 * i);
           o.qs[16 * c + i][r] = static_cast<int32_t>(word & 0x0F0F0F0Fu);
           o.qs[16 * c + 8 + i][r] = static_cast<int32_t>((word >> 4) & 0x0F0F0F0Fu);
         }
@@ -103,7 +82,7 @@ R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t
     I512 isum[NT], imin[NT];
     for (int t = 0; t < NT; ++t) {
       const uint8_t* at = ab + static_cast<uint64_t>(t) * a_stride;
-      const F512 da = v512::set1_f(load_f32_at(at));
+      const F512 da = v512::set1_f(load_f32(at));
       dd[t] = v512::mul_f(v512::load_f(b.d), da);
       dm[t] = v512::mul_f(v512::load_f(b.dmin), da);
       int16_t bs[16];
@@ -248,7 +227,7 @@ struct Kernel {
         }
       }
       for (int t = 0; t < NT; ++t) {
-        const F512 dd = v512::mul_f(v512::load_f(b.d), v512::set1_f(q4k16::load_f32_at(ab + static_cast<uint64_t>(t) * a_stride)));
+        const F512 dd = v512::mul_f(v512::load_f(b.d), v512::set1_f(load_f32(ab + static_cast<uint64_t>(t) * a_stride)));
         acc[t] = v512::fmadd_f(v512::cvt_f(isum[t]), dd, acc[t]);
       }
     }

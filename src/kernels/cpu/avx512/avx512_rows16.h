@@ -8,12 +8,22 @@
 // block), kWeightBytes (bytes per block of a weight row), kActBytes (per block of an activation row),
 // pack(w, w_stride, nb, out), tokens(packed, nb, act, a_stride, state, n_tokens, grouped_tokens) and
 // finish(state, y).
+//
+// Each kernel file includes this header for everything it needs: the vector functions (avx512_vec.h), the
+// scalar unpackers (cpu_unpack.h), and R1_AVX512_NS, the namespace of its register function (avx512 natively;
+// the emulated test build names its own).
 #pragma once
 
 #include <cstdint>
 #include <cstring>
 
+#include "avx512_vec.h"
 #include "cpu_kernel_table.h"
+#include "cpu_unpack.h"
+
+#ifndef R1_AVX512_NS
+#define R1_AVX512_NS avx512
+#endif
 
 namespace r1::cpu {
 namespace {
