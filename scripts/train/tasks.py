@@ -64,7 +64,10 @@ def add_working(a, b):
 
 
 def sub_working(a, b):
-    """Column subtraction of a - b (a >= b), ones first, borrowing. Returns (lines, difference)."""
+    """Column subtraction of a - b (a >= b), ones first, borrowing. Returns (lines, difference).
+
+    Each column names its bottom digit before deciding whether to borrow, so the decision compares two digits
+    written just before it rather than one it would have to look up."""
     assert a >= b
     lines = [place_line(a), place_line(b)]
     da, db = digits_rev(a), digits_rev(b)
@@ -75,35 +78,36 @@ def sub_working(a, b):
         top = x - borrow
         if top < y:
             d = top + 10 - y
-            lines.append(f"{PLACES[i]}: {x}-{borrow}={top}, less than {y}, so borrow: {top + 10}-{y}={d}, borrow 1, "
-                         f"so far {d}{so_far}.")
+            lines.append(f"{PLACES[i]}: top {x}-{borrow}={top}, bottom {y}, {top}<{y} so borrow: {top + 10}-{y}={d}, "
+                         f"borrow 1, so far {d}{so_far}.")
             borrow = 1
         else:
             d = top - y
-            lines.append(f"{PLACES[i]}: {x}-{borrow}={top}, {top}-{y}={d}, borrow 0, so far {d}{so_far}.")
+            lines.append(f"{PLACES[i]}: top {x}-{borrow}={top}, bottom {y}, {top}>={y} so {top}-{y}={d}, borrow 0, "
+                         f"so far {d}{so_far}.")
             borrow = 0
         so_far = str(d) + so_far
     result = int(so_far)
-    if so_far != str(result):
-        lines.append(f"Without the leading zeros, so far {result}.")
+    lines.append(f"Without leading zeros, the difference is {result}.")
     assert result == a - b
     return lines, result
 
 
 def mul_digit_working(a, d):
-    """a × d for one digit d, ones first. Returns (lines, product)."""
+    """a × d for one digit d, ones first: each digit's product from the times table, then the carry added.
+    Returns (lines, product)."""
     lines = [f"{a} × {d}:"]
     carry, so_far = 0, ""
     da = digits_rev(a)
     for i, x in enumerate(da):
         p = x * d + carry
-        last = i == len(da) - 1
-        if last:
+        step = f"{x}×{d}={x * d}, {x * d}+{carry}={p}"
+        if i == len(da) - 1:
             so_far = str(p) + so_far
-            lines.append(f"{x}×{d}+{carry}={p}, so far {so_far}.")
+            lines.append(f"{step}, so far {so_far}.")
         else:
             so_far = str(p % 10) + so_far
-            lines.append(f"{x}×{d}+{carry}={p}, carry {p // 10}, so far {so_far}.")
+            lines.append(f"{step}, carry {p // 10}, so far {so_far}.")
             carry = p // 10
     result = int(so_far)
     if so_far != str(result):
@@ -211,7 +215,7 @@ def task_word(rng, split):
              f"How many {item} does {name} have?")
         w1, s = sub_working(a, b)
         w2, r = add_working(s, c)
-        lines = [f"First {a} - {b}."] + w1 + [f"So {name} had {s} {item}. Then {s} + {c}."] + w2
+        lines = [f"First {name} has {a} - {b} {item}."] + w1 + [f"So {name} had {s} {item}. Then {s} + {c}."] + w2
         return q, lines, r, f"{name} has {r} {item}"
     # n boxes of k items, plus m loose
     n, k = draw(rng, 10, 99, split), draw(rng, 100, 999, split)

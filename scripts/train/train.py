@@ -18,7 +18,26 @@ import struct
 import sys
 import time
 
-import torch
+
+def _thread_env(argv):
+    """PyTorch's matrix products here run in OpenBLAS, which reads its thread count once, when it loads; and
+    torch's own OpenMP workers, left to spin-wait, take the cores from OpenBLAS's threads (2 threads trained
+    at 2,400 tokens/s, against 3,100 with passive waiting, on this 2-core machine). Both are set before torch
+    is imported."""
+    threads = "2"
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            threads = argv[i + 1]
+        elif a.startswith("--threads="):
+            threads = a.split("=", 1)[1]
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", threads)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+if __name__ == "__main__":
+    _thread_env(sys.argv)
+
+import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
@@ -163,8 +182,8 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="fixed step count (default: as many as fit)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--batch-tokens", type=int, default=8192)
-    ap.add_argument("--lr", type=float, default=2e-3)
+    ap.add_argument("--batch-tokens", type=int, default=4096)
+    ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--init", default="", help="continue from this saved folder (vocabulary and weights)")
     args = ap.parse_args()
