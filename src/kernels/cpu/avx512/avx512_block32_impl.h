@@ -46,8 +46,7 @@ struct Kernel {
         Unpack(w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kBytes, c);
         out[ib].d[r] = c.d;
         for (int i = 0; i < 8; ++i) {
-          uint32_t word;
-          std::memcpy(&word, c.q + 4 * i, 4);
+          const uint32_t word = load_u32(reinterpret_cast<const uint8_t*>(c.q + 4 * i));
           out[ib].q[i][r] = static_cast<int32_t>(word ^ 0x80808080u);  // each byte + 128
         }
       }
@@ -77,7 +76,7 @@ struct Kernel {
       }
     }
     for (int t = 0; t < NT; ++t) {
-      for (int i = 0; i < 8; ++i) std::memcpy(st[t].acc[i], &acc[t][i], 64);
+      for (int i = 0; i < 8; ++i) v512::store_f(st[t].acc[i], acc[t][i]);
     }
   }
 

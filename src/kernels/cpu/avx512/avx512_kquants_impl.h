@@ -23,7 +23,6 @@ using v512::I512;
 using v512::F512;
 
 constexpr size_t kWeightBytes = sizeof(BlockQ4_K);  // 144
-constexpr size_t kActQsOffset = kQ8_KQsOffset;
 
 // Sixteen rows of one super-block, transposed so that int32 lane r belongs to row r.
 struct alignas(64) Packed {
@@ -49,10 +48,8 @@ inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
       unpack_k4_scales(b + 4, s8, m8);
       for (int j = 0; j < 8; ++j) o.sc[j][r] = s8[j];
       for (int k = 0; k < 4; ++k) o.mn[k][r] = static_cast<int32_t>(m8[2 * k] | static_cast<uint32_t>(m8[2 * k + 1]) << 16);
-      uint16_t h[2];
-      std::memcpy(h, b, 4);
-      o.d[r] = half_to_float(h[0]);
-      o.dmin[r] = half_to_float(h[1]);
+      o.d[r] = half_to_float(load_u16(b));
+      o.dmin[r] = half_to_float(load_u16(b + 2));
       // 32 bytes per pair of sub-blocks: low nibbles are sub-block 2c, high nibbles 2c + 1.
       for (int c = 0; c < 4; ++c) {
         for (int i = 0; i < 8; ++i) {
@@ -101,7 +98,7 @@ R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t
         const I512 lo = v512::load_i(b.qs[16 * k + i]);
         const I512 hi = v512::load_i(b.qs[16 * k + 8 + i]);
         for (int t = 0; t < NT; ++t) {
-          const uint8_t* q = ab + static_cast<uint64_t>(t) * a_stride + kActQsOffset + 64 * k + 4 * i;
+          const uint8_t* q = ab + static_cast<uint64_t>(t) * a_stride + kQ8_KQsOffset + 64 * k + 4 * i;
           s[t] = v512::dpbusd(s[t], lo, v512::bcast4(q));
           h[t] = v512::dpbusd(h[t], hi, v512::bcast4(q + 32));
         }
@@ -128,8 +125,8 @@ R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t
     }
   }
   for (int t = 0; t < NT; ++t) {
-    std::memcpy(st[t].acc, &acc[t], 64);
-    std::memcpy(st[t].accm, &accm[t], 64);
+    v512::store_f(st[t].acc, acc[t]);
+    v512::store_f(st[t].accm, accm[t]);
   }
 }
 
@@ -192,9 +189,7 @@ struct Kernel {
                                              static_cast<uint32_t>(static_cast<uint16_t>(c.off[2 * p + 1])) << 16);
         }
         for (int k = 0; k < 64; ++k) {
-          uint32_t word;
-          std::memcpy(&word, c.q + 4 * k, 4);
-          o.q[k][r] = static_cast<int32_t>(word);
+          o.q[k][r] = static_cast<int32_t>(load_u32(reinterpret_cast<const uint8_t*>(c.q + 4 * k)));
         }
       }
     }
@@ -231,7 +226,7 @@ struct Kernel {
         acc[t] = v512::fmadd_f(v512::cvt_f(isum[t]), dd, acc[t]);
       }
     }
-    for (int t = 0; t < NT; ++t) std::memcpy(st[t].acc, &acc[t], 64);
+    for (int t = 0; t < NT; ++t) v512::store_f(st[t].acc, acc[t]);
   }
 
   static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
