@@ -179,13 +179,12 @@ class Replicas:
     batches, and after each backward pass the gradients are averaged (one all-reduce over gloo, this machine's
     loopback), so all workers take the same optimizer step. These models' matrices are too small for OpenBLAS
     to split well over two threads: on 2 cores, deepseek2 trained at 1,323 tokens/s in one process with two
-    threads, 1,931 with two single-threaded workers of 2,048-token batches. The same reduction sums what must
-    agree across workers: the router's expert
-    loads (so every worker nudges its router bias alike), the token count, the loss and the elapsed time (which
-    sets the learning rate and the end of training)."""
+    threads, 1,931 with two single-threaded workers of 2,048-token batches. The same reduction carries what
+    must agree across workers: the router's expert loads (summed, so every worker nudges its router bias
+    alike), the token count, the loss and the elapsed time (which sets the learning rate and the end)."""
 
     def __init__(self, rank, world, port):
-        self.rank, self.world = rank, world
+        self.world = world
         if world > 1:
             import torch.distributed as dist  # noqa: E402
             self.dist = dist
