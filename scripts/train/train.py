@@ -185,6 +185,7 @@ class Replicas:
 
     def __init__(self, rank, world, port):
         self.world = world
+        self.parent = os.getppid()
         if world > 1:
             import torch.distributed as dist  # noqa: E402
             self.dist = dist
@@ -218,6 +219,11 @@ class Replicas:
             m.last_load = flat[at:at + n].clone()
             at += n
         return (flat[at:] / self.world).tolist()
+
+    def orphaned(self):
+        """True when the launching process has gone (killed): the workers would otherwise train on, keeping
+        each other alive over gloo."""
+        return self.world > 1 and os.getppid() != self.parent
 
     def barrier(self):
         if self.world > 1:
@@ -311,6 +317,8 @@ def train(rank, args, port):
         progress = step / args.steps if args.steps else elapsed / budget
         if progress >= 1.0:
             break
+        if replicas.orphaned():
+            raise SystemExit(f"worker {rank}: the launching process is gone; stopping")
         lr = args.lr * min(1.0, (step + 1) / warmup) * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
         for g in opt.param_groups:
             g["lr"] = lr
