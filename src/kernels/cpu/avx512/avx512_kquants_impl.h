@@ -149,7 +149,17 @@ struct Kernel {
   }
 };
 
-void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)]); }
+// Calls dot_rows16 does not take: natively the eight-row VNNI kernel takes the ungrouped tokens
+// (avx512_q4k_decode.cpp, native only), the AVX2 kernel the rest.
+void rest(const DotArgs& a) noexcept {
+#if defined(R1_AVX512_EMULATED)
+  avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)](a);
+#else
+  avx512::dot_q4k_ungrouped(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)]);
+#endif
+}
+
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest); }
 
 }  // namespace q4k16
 
