@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 #include <random>
 #include <string>
@@ -219,6 +220,26 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
     for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
     EXPECT_EQ(differing, 0) << type_info(type).name << " under " << kernels.isa_name();
   }
+}
+
+// Under AVX-512 a Q6_K row rounds the same way for prompts (sixteen packed rows) and for decode (eight rows on
+// the file's layout, avx512_kquants_decode.cpp): one exact integer total per super-block. The reference test
+// holds Q6_K only to a bound, so this pins the decode kernel to the prompt kernel's bits, which the emulated
+// test pins to the AVX2 prompt kernel's.
+TEST(CpuKernels, Avx512Q6KDecodeGivesThePromptBits) {
+  const CpuFeatures features = detect_cpu_features();
+  const auto isas = CpuKernels::available(features);
+  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) == isas.end()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  const CpuKernels kernels = CpuKernels::for_isa(CpuIsa::kAvx512);
+  constexpr int64_t kRows = 64, kCols = 2816, kTokens = 6;  // whole groups of sixteen; 11 super-blocks
+  const Matrix m = random_matrix(GgmlType::kQ6_K, kRows, kCols, 501);
+  const std::vector<float> x = random_activations(kTokens, kCols, 502);
+  std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
+  kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
+  for (int64_t t = 0; t < kTokens; ++t) kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
+  int differing = 0;
+  for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
+  EXPECT_EQ(differing, 0);
 }
 
 // Activation rows to 8-bit blocks: each ISA's quantizer writes the scalar one's bytes, on rows of N(0, 1) values
