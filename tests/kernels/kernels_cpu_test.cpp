@@ -223,7 +223,7 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
 }
 
 // Under AVX-512 a Q6_K row rounds the same way for prompts (sixteen packed rows) and for decode (eight rows on
-// the file's layout, avx512_kquants_decode.cpp): one exact integer total per super-block. The reference test
+// the file's layout, avx512_decode.cpp): one exact integer total per super-block. The reference test
 // holds Q6_K only to a bound, so this pins the decode kernel to the prompt kernel's bits, which the emulated
 // test pins to the AVX2 prompt kernel's.
 TEST(CpuKernels, Avx512Q6KDecodeGivesThePromptBits) {

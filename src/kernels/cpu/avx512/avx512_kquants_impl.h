@@ -150,7 +150,7 @@ struct Kernel {
 };
 
 // Calls dot_rows16 does not take: natively the eight-row VNNI kernel takes the ungrouped tokens
-// (avx512_kquants_decode.cpp, native only), the AVX2 kernel the rest.
+// (avx512_decode.cpp, native only), the AVX2 kernel the rest.
 void rest(const DotArgs& a) noexcept {
 #if defined(R1_AVX512_EMULATED)
   avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)](a);

@@ -1,15 +1,18 @@
-// Q4_K and Q6_K against one to three tokens (decode) with AVX-512 VNNI, eight weight rows at a time on the
-// file's layout. The AVX2 one-row kernels spend most of their time on work per row and super-block that is
-// not the products: unpacking the scales, a horizontal sum, a scalar multiply-add. Here eight rows share that
-// work, and the products are two instructions per 64 codes: vpmaddubsw (code × activation pairs, int16) and
-// vpdpwssd (× the scale of the codes' sub-block, added into int32).
+// The decode kernels with AVX-512 VNNI: Q4_K, Q6_K and Q8_0 against one to three tokens, eight weight rows at a
+// time on the file's layout. The AVX2 one-row kernels spend most of their time on work per row and block that
+// is not the products: unpacking the scales, a horizontal sum, a scalar multiply-add, the sign trick. Here
+// eight rows share that work, and the products are two instructions per 64 codes: vpmaddubsw (code ×
+// activation pairs, int16) and vpdpwssd (× the scale of the codes' sub-block, added into int32), or one
+// vpdpbusd for Q8_0.
 //
-// Each super-block's sums are exact integers, converted and multiplied-added once per row, in super-block
-// order:
+// The K-quants' sums per super-block are exact integers, converted and multiplied-added once per row, in
+// super-block order:
 // - Q4_K: dot_q4_k_llama_order's bits (ref_matmul.cpp) with one rounding per super-block, the scale and the
 //   min sums apart, the min total subtracted at the end, as the AVX2 q4k_row.
 // - Q6_K: the codes' total less 32 × the scaled activation sums, rounded once: the bits of the prompt kernels
 //   (Q6KRows8Kernel, avx512_kquants_impl.h), so decode and prompt tokens of a Q6_K row now round alike.
+// Q8_0 keeps llama.cpp's order (Block32LlamaSum, ref_matmul.h): eight lanes of four products per block, each
+// multiplied-added in block order, added in its horizontal order at the end; two rows share a vector.
 //
 // Native only (the intrinsics are used directly): KernelVsReference runs them on machines with AVX-512 VNNI.
 #include <immintrin.h>
@@ -29,6 +32,7 @@ namespace {
 
 constexpr int64_t kQ4KBytes = 144;  // sizeof(BlockQ4_K): d, dmin (fp16), scales[12], qs[128]
 constexpr int64_t kQ6KBytes = 210;  // sizeof(BlockQ6_K): ql[128], qh[64], scales[16] (int8), d (fp16)
+constexpr int64_t kQ8_0WeightBytes = 34;  // sizeof(BlockQ8_0): d (fp16), qs[32]
 
 inline __m512i concat256(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
@@ -171,12 +175,46 @@ void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
   _mm256_storeu_ps(y, acc);
 }
 
+// Q8_0: eight rows against one Q8_0 activation row (nb blocks of 32); y[r] for r < 8. Vector p holds rows 2p
+// (lanes 0-7) and 2p + 1 (lanes 8-15), lane i the sum of products 4i .. 4i + 3 of the block. vpdpbusd takes
+// unsigned bytes: the codes go in as code + 128 (a flipped sign bit) and each lane starts from -128 × the sum
+// of its four activations, so the lane sums are exact.
+void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* act, float* y) {
+  const __m512i sign = _mm512_set1_epi8(static_cast<char>(0x80)), ones = _mm512_set1_epi8(1);
+  __m512i pair_of[4];
+  for (int p = 0; p < 4; ++p) pair_of[p] = concat256(_mm256_set1_epi32(2 * p), _mm256_set1_epi32(2 * p + 1));
+  __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t ib = 0; ib < nb; ++ib) {
+    const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_0Bytes);
+    const __m512i a2 = _mm512_broadcast_i64x4(load256(ab + 2));
+    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a2), 7));
+    read_ahead<kQ8_0WeightBytes>(w, w_stride, ib);
+    const __m512 dd = _mm512_castps256_ps512(row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, half_to_float(load_u16(ab))));
+    for (int p = 0; p < 4; ++p) {
+      const uint8_t* b = w + static_cast<uint64_t>(2 * p) * w_stride + static_cast<uint64_t>(ib) * kQ8_0WeightBytes;
+      const __m512i codes = _mm512_xor_si512(concat256(load256(b + 2), load256(b + w_stride + 2)), sign);
+      const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, codes, a2));
+      acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_of[p], dd), s, acc[p]);
+    }
+  }
+  for (int p = 0; p < 4; ++p) {
+    for (int half = 0; half < 2; ++half) {
+      const __m256 l = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1)) : _mm512_castps512_ps256(acc[p]);
+      // ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7))
+      __m128 s = _mm_add_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
+      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+      s = _mm_add_ss(s, _mm_movehdup_ps(s));
+      y[2 * p + half] = _mm_cvtss_f32(s);
+    }
+  }
+}
+
 using Rows8Fn = void (*)(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* act, float* y);
 
 // Every token through `rows8`, eight rows at a time; the last n_rows % 8 rows through `rest`.
-inline void dot_by_rows8(const DotArgs& a, Rows8Fn rows8, DotFn rest) noexcept {
+inline void dot_by_rows8(const DotArgs& a, int64_t block, Rows8Fn rows8, DotFn rest) noexcept {
   const int64_t rows8_end = a.n_rows / 8 * 8;
-  const int64_t nb = a.n / 256;
+  const int64_t nb = a.n / block;
   for (int64_t r = 0; r < rows8_end; r += 8) {
     for (int64_t t = 0; t < a.n_tokens; ++t) {
       rows8(nb, a.w + static_cast<uint64_t>(r) * a.w_stride, a.w_stride, a.a + static_cast<uint64_t>(t) * a.a_stride,
@@ -201,7 +239,7 @@ void dot_q4k_ungrouped(const DotArgs& a, DotFn rest) noexcept {
     rest(a);
     return;
   }
-  dot_by_rows8(a, q4k_rows8, rest);
+  dot_by_rows8(a, 256, q4k_rows8, rest);
 }
 
 void dot_q6k_few_tokens(const DotArgs& a, DotFn rest) noexcept {
@@ -209,7 +247,15 @@ void dot_q6k_few_tokens(const DotArgs& a, DotFn rest) noexcept {
     rest(a);
     return;
   }
-  dot_by_rows8(a, q6k_rows8, rest);
+  dot_by_rows8(a, 256, q6k_rows8, rest);
+}
+
+void dot_q8_0_few_tokens(const DotArgs& a, DotFn rest) noexcept {
+  if (a.n_tokens >= 4) {
+    rest(a);
+    return;
+  }
+  dot_by_rows8(a, 32, q8_0_rows8, rest);
 }
 
 }  // namespace avx512
