@@ -23,7 +23,9 @@ struct EngineOptions {
   bool flash_attention = true;
   std::string kernels = "auto";      // CPU kernel ISA: auto, avx512, avx2, scalar, or reference (the oracle)
   std::string repack = "auto";       // prompt kernels on weight rows packed per call: auto (= on), on or off
-  bool mlock = false;                // lock the mapped weights in RAM
+  std::string weights = "auto";      // where the weights live: auto, map (the page cache) or copy (anonymous
+                                     // memory, huge pages); see Residency in src/core/mapped_file.h
+  bool mlock = false;                // lock the weights in RAM
   std::string numa = "off";          // off, distribute (threads spread over the NUMA nodes) or isolate (one node)
   std::vector<std::string> override_kv;  // metadata overrides, llama.cpp syntax: KEY=TYPE:VALUE
   int verbosity = 0;                 // log level: 0 warnings, 1 info, 2 debug

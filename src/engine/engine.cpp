@@ -56,7 +56,8 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   if (options.max_sessions < 1 || options.max_sessions > 256) {
     throw Error(fmt::format("max sessions {} is out of range (1-256)", options.max_sessions));
   }
-  file_ = std::make_unique<GgufSet>(GgufSet::open(options.model));
+  file_ = std::make_unique<GgufSet>(GgufSet::open(options.model, options.weights));
+  log_.info("weights {} ({} bytes)", file_->residency(), file_->total_file_bytes());
   for (const auto& spec : options.override_kv) file_->apply_override(spec);
   if (const std::string w = larger_than_ram_warning(file_->total_file_bytes(), meminfo_bytes("MemTotal")); !w.empty()) {
     log_.warn("{}", w);

@@ -143,10 +143,10 @@ bool mul_overflows(uint64_t a, uint64_t b, uint64_t* out) { return __builtin_mul
 
 }  // namespace
 
-GgufFile GgufFile::open(const std::string& path) {
+GgufFile GgufFile::open(const std::string& path, Residency residency) {
   GgufFile f;
   f.path_ = path;
-  f.map_ = std::make_unique<MappedFile>(path);
+  f.map_ = std::make_unique<MappedFile>(path, residency);
   f.bytes_ = f.map_->bytes();
   f.parse_all();
   return f;

@@ -84,8 +84,8 @@ struct GgufTensorInfo {
 
 class GgufFile {
  public:
-  // Maps and validates the file at path.
-  static GgufFile open(const std::string& path);
+  // Maps (or copies, see Residency in mapped_file.h) and validates the file at path.
+  static GgufFile open(const std::string& path, Residency residency = Residency::kMapped);
   // Validates bytes that the caller keeps alive (fuzzing, tests). name appears in error messages.
   static GgufFile parse(std::span<const uint8_t> bytes, std::string name);
 
@@ -96,6 +96,7 @@ class GgufFile {
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   uint64_t file_size() const { return bytes_.size(); }
+  Residency residency() const { return map_ ? map_->residency() : Residency::kMapped; }
   uint64_t data_offset() const { return data_offset_; }  // absolute offset of the data section
   const GgufMetadata& metadata() const { return metadata_; }
   GgufMetadata& mutable_metadata() { return metadata_; }  // for --override-kv; tensors stay read-only

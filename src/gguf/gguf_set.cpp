@@ -21,9 +21,28 @@ std::string GgufSet::split_path(const std::string& prefix, uint32_t number, uint
   return fmt::format("{}-{:05d}-of-{:05d}.gguf", prefix, number, count);
 }
 
-GgufSet GgufSet::open(const std::string& path) {
+namespace {
+
+GgufFile open_part(const std::string& path, std::string_view residency) {
+  std::error_code ec;
+  const uint64_t bytes = std::filesystem::file_size(path, ec);  // on error MappedFile reports the cause
+  return GgufFile::open(path, ec ? Residency::kMapped : choose_residency(residency, bytes));
+}
+
+}  // namespace
+
+std::string GgufSet::residency() const {
+  const Residency first = parts_.front().residency();
+  for (const GgufFile& part : parts_) {
+    if (part.residency() != first) return "mixed";
+  }
+  return residency_name(first);
+}
+
+GgufSet GgufSet::open(const std::string& path, std::string_view residency) {
+  choose_residency(residency, 0);  // an unknown mode is an error before anything is read
   GgufSet set;
-  GgufFile first = GgufFile::open(path);
+  GgufFile first = open_part(path, residency);
   const auto count = first.metadata().find_uint("split.count");
   if (!count || *count <= 1) {
     set.parts_.push_back(std::move(first));
@@ -48,7 +67,7 @@ GgufSet GgufSet::open(const std::string& path) {
       if (!std::filesystem::exists(part_path)) {
         throw Error(fmt::format("part {} of {} of the split set is missing", i, *count)).file(part_path);
       }
-      set.parts_.push_back(GgufFile::open(part_path));
+      set.parts_.push_back(open_part(part_path, residency));
     }
     for (uint32_t i = 0; i < set.parts_.size(); ++i) {
       const GgufFile& part = set.parts_[i];

@@ -19,8 +19,9 @@ class GgufSet {
     uint32_t part;  // index into parts()
   };
 
-  // A missing or inconsistent part is an r1::Error naming the part's path.
-  static GgufSet open(const std::string& path);
+  // A missing or inconsistent part is an r1::Error naming the part's path. residency: "map" (every part
+  // mapped), "copy" or "auto" (choose_residency, mapped_file.h, part by part as each is opened).
+  static GgufSet open(const std::string& path, std::string_view residency = "map");
 
   const GgufMetadata& metadata() const { return parts_.front().metadata(); }
   // Overrides one metadata value, llama.cpp's --override-kv syntax: KEY=TYPE:VALUE with TYPE int, float, bool
@@ -31,6 +32,8 @@ class GgufSet {
   const Tensor* find_tensor(std::string_view name) const;
   std::span<const uint8_t> tensor_data(const Tensor& tensor) const;
   uint64_t total_file_bytes() const;
+  // "mapped", "copied", or "mixed" (auto copied some parts before memory ran short).
+  std::string residency() const;
 
   // "m-00002-of-00003.gguf" → {"m", 2, 3}; nullopt when the name does not follow the split pattern.
   struct SplitName {

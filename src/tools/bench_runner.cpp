@@ -229,7 +229,8 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   // Load: what `r1 run` does before its first token (file mapped and validated, model built over it).
   LoadedModel lm;
   const auto t_load = Clock::now();
-  lm.file = std::make_unique<GgufSet>(GgufSet::open(options.model));
+  lm.file = std::make_unique<GgufSet>(GgufSet::open(options.model, options.weights));
+  report.weights = lm.file->residency();
   lm.pool = std::make_unique<ThreadPool>(report.n_threads);
   if (options.kernels != "reference") {
     lm.kernels = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
@@ -263,8 +264,8 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   report.cache_type_k = options.cache_type_k;
   report.cache_type_v = options.cache_type_v;
   report.read = weight_bytes_per_token(*lm.file);
-  log.info("loaded {} ({}) in {:.1f} ms; {} threads, {} kernels", options.model, report.model_type,
-           report.load_seconds * 1e3, report.n_threads, report.kernel_isa);
+  log.info("loaded {} ({}) in {:.1f} ms, weights {}; {} threads, {} kernels", options.model, report.model_type,
+           report.load_seconds * 1e3, report.weights, report.n_threads, report.kernel_isa);
 
   report.test_time = utc_now_iso8601();
   Driver driver(*lm.model, options.seed);
@@ -306,6 +307,7 @@ nlohmann::ordered_json bench_json(const BenchReport& report) {
     j["n_depth"] = t.n_depth;
     j["test_time"] = report.test_time;
     j["load_ms"] = report.load_seconds * 1e3;
+    j["weights"] = report.weights;
     j["avg_ns"] = static_cast<uint64_t>(std::llround(t.avg_s() * 1e9));
     j["stddev_ns"] = static_cast<uint64_t>(std::llround(t.stddev_s() * 1e9));
     j["avg_ts"] = t.avg_ts();
@@ -350,8 +352,8 @@ std::string bench_markdown(const BenchReport& report) {
     if (bw) out += tg ? fmt::format(" {:>6.1f}% |", 100.0 * achieved / report.machine->bytes_per_second) : "         |";
     out += "\n";
   }
-  out += fmt::format("\nload time {:.1f} ms; {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
-                     report.load_seconds * 1e3, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
+  out += fmt::format("\nload time {:.1f} ms (weights {}); {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
+                     report.load_seconds * 1e3, report.weights, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
                      report.cache_type_k, report.cache_type_v, report.cpu_info.empty() ? "unknown" : report.cpu_info);
   for (const BenchTest& t : report.tests) {
     if (!(t.n_gen > 0 && t.n_prompt == 0)) continue;

@@ -28,6 +28,7 @@ struct BenchOptions {
   int depth = 0;                // tokens already in the KV cache when each timed run starts
   std::string kernels = "auto"; // auto, avx512, avx2, scalar, or reference (the scalar oracle)
   std::string repack = "auto";  // prompt kernels on weight rows packed per call: auto (= on), on or off
+  std::string weights = "auto"; // auto, map or copy: where the weights live (EngineOptions::weights)
   std::string mla = "auto";     // deepseek2 attention form: auto, absorbed or expanded (layers/mla_attention.h)
   std::string cache_type_k = "f16";  // KV cache types, as llama-bench's -ctk/-ctv: f32, f16 or q8_0
   std::string cache_type_v = "f16";
@@ -79,7 +80,8 @@ struct BenchReport {
   std::string kernel_isa;       // "avx2", "scalar", "reference"
   std::string cpu_info;
   int n_threads = 0;
-  double load_seconds = 0;      // open + map + validate + build the model (weights are paged in lazily)
+  double load_seconds = 0;      // open + map or copy + validate + build the model (mapped weights page in lazily)
+  std::string weights;          // "mapped", "copied" or "mixed" (GgufSet::residency)
   uint64_t kv_bytes_per_position = 0;  // KV cache bytes per token of context, all layers, K and V
   std::string cache_type_k = "f16", cache_type_v = "f16";
   TokenReadBytes read;

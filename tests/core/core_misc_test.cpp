@@ -1,6 +1,7 @@
 // Error context rendering, logging levels, UTF-8 validation, mapped files, CPU feature detection, memory facts.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -74,6 +75,37 @@ TEST(MappedFile, MapsBytesAndReportsMissingFiles) {
     EXPECT_NE(std::string(e.what()).find("cannot open"), std::string::npos);
   }
   EXPECT_THROW(MappedFile(testlib::temp_dir().string()), Error);  // a directory
+}
+
+// A copied file holds the same bytes as a mapped one, read-only, and says so; the residency modes.
+TEST(MappedFile, CopiesIntoMemoryAndChoosesResidency) {
+  const auto path = testlib::temp_dir() / "copied.bin";
+  std::vector<uint8_t> bytes(3 * 4096 + 17);  // pages and a ragged end
+  for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<uint8_t>(i * 131 + 7);
+  testlib::write_file_bytes(path, bytes);
+  const MappedFile mapped(path.string()), copied(path.string(), Residency::kCopied);
+  EXPECT_EQ(mapped.residency(), Residency::kMapped);
+  EXPECT_EQ(copied.residency(), Residency::kCopied);
+  ASSERT_EQ(copied.size(), bytes.size());
+  EXPECT_EQ(std::memcmp(copied.data(), bytes.data(), bytes.size()), 0);
+  EXPECT_NE(copied.data(), mapped.data());
+  MappedFile moved = MappedFile(path.string(), Residency::kCopied);
+  EXPECT_EQ(moved.residency(), Residency::kCopied);
+  EXPECT_EQ(moved.data()[bytes.size() - 1], bytes.back());
+
+  const auto empty = testlib::temp_dir() / "empty_copied.bin";
+  testlib::write_file_bytes(empty, {});
+  EXPECT_EQ(MappedFile(empty.string(), Residency::kCopied).size(), 0u);
+  EXPECT_THROW(MappedFile((testlib::temp_dir() / "nope.bin").string(), Residency::kCopied), Error);
+
+  EXPECT_EQ(choose_residency("map", 1), Residency::kMapped);
+  EXPECT_EQ(choose_residency("copy", uint64_t{1} << 60), Residency::kCopied);
+  EXPECT_EQ(choose_residency("auto", uint64_t{1} << 60), Residency::kMapped);  // larger than any RAM
+  if (meminfo_bytes("MemAvailable") > (uint64_t{3} << 30) + meminfo_bytes("MemTotal") / 8) {
+    EXPECT_EQ(choose_residency("auto", 4096), Residency::kCopied);
+  }
+  EXPECT_THROW(choose_residency("mmap", 1), Error);
+  EXPECT_STREQ(residency_name(Residency::kCopied), "copied");
 }
 
 TEST(CpuFeatures, ConsistentWithCompilerBuiltins) {

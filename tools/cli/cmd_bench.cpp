@@ -43,6 +43,10 @@ void add_bench_command(CLI::App& app, Action* action) {
   cmd->add_option("--repack", o.repack,
                   "Prompt kernels on weight rows packed eight at a time per call: auto (= on), on, off")
       ->capture_default_str();
+  auto* map = cmd->add_flag_callback("--mmap", [&o] { o.weights = "map"; },
+                                     "Map the weights from the page cache (default: copied into RAM when they fit)");
+  cmd->add_flag_callback("--no-mmap", [&o] { o.weights = "copy"; }, "Copy the weights into RAM even when memory is tight")
+      ->excludes(map);
   cmd->add_option("--mla", o.mla,
                   "DeepSeek attention form: auto (the cheaper per micro-batch), absorbed, or expanded (legacy files)")
       ->capture_default_str();

@@ -29,6 +29,7 @@ struct ModelFlags {
   std::string cache_type_k = "f16";
   std::string cache_type_v = "f16";
   bool mlock = false;
+  bool mmap = false;
   bool no_mmap = false;
   std::string numa = "off";
   std::string repack = "auto";
@@ -54,7 +55,10 @@ struct ModelFlags {
     cmd->add_option("--cache-type-v", cache_type_v, "KV cache type for V: f32, f16, q8_0")
         ->check(CLI::IsMember({"f32", "f16", "q8_0"}));
     cmd->add_flag("--mlock", mlock, "Lock the model in RAM");
-    cmd->add_flag("--no-mmap", no_mmap, "Accepted for compatibility (weights are always mapped read-only)");
+    auto* map = cmd->add_flag("--mmap", mmap,
+                              "Map the weights from the page cache (zero-copy; the default copies them into RAM "
+                              "when they fit with room to spare, which decodes faster)");
+    cmd->add_flag("--no-mmap", no_mmap, "Copy the weights into RAM (huge pages) even when memory is tight")->excludes(map);
     cmd->add_option("--numa", numa,
                     "NUMA placement: distribute (threads spread over the nodes) or isolate (the starting node)")
         ->check(CLI::IsMember({"distribute", "isolate", "off"}));
@@ -81,6 +85,7 @@ struct ModelFlags {
     o.context = ctx_size;
     o.cache_type_k = cache_type_k;
     o.cache_type_v = cache_type_v;
+    o.weights = mmap ? "map" : no_mmap ? "copy" : "auto";
     o.mlock = mlock;
     o.numa = numa;
     o.repack = repack;
