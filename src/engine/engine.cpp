@@ -56,7 +56,10 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   if (options.max_sessions < 1 || options.max_sessions > 256) {
     throw Error(fmt::format("max sessions {} is out of range (1-256)", options.max_sessions));
   }
-  file_ = std::make_unique<GgufSet>(GgufSet::open(options.model, options.weights));
+  // Under --numa the weights stay mapped by default: a mapped page lands on the node of the pinned thread that
+  // first reads it (numa.h), where a copy would put every page on the loading threads' nodes.
+  const std::string weights = options.weights == "auto" && options.numa != "off" ? "map" : options.weights;
+  file_ = std::make_unique<GgufSet>(GgufSet::open(options.model, weights));
   log_.info("weights {} ({} bytes)", file_->residency(), file_->total_file_bytes());
   for (const auto& spec : options.override_kv) file_->apply_override(spec);
   if (const std::string w = larger_than_ram_warning(file_->total_file_bytes(), meminfo_bytes("MemTotal")); !w.empty()) {
