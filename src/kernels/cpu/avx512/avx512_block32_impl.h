@@ -98,22 +98,15 @@ struct Kernel {
   }
 };
 
-// Calls dot_rows16 does not take: natively the eight-row VNNI decode kernel takes Q8_0's calls of fewer than
-// four tokens (avx512_decode.cpp, native only); the AVX2 kernel takes the rest.
-template <GgmlType kType>
-void rest(const DotArgs& a) noexcept {
-#if !defined(R1_AVX512_EMULATED)
-  if constexpr (kType == GgmlType::kQ8_0) {
-    avx512::dot_q8_0_few_tokens(a, avx2_table().dot[static_cast<size_t>(kType)]);
-    return;
-  }
-#endif
-  avx2_table().dot[static_cast<size_t>(kType)](a);
-}
-
+// Q8_0's calls of fewer than four tokens natively through the eight-row VNNI kernel (avx512_decode.cpp); the
+// other formats' and the rest through AVX2.
 template <GgmlType kType, void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
 void dot(const DotArgs& a) noexcept {
-  dot_rows16<Kernel<Unpack, kBytes>>(a, rest<kType>);
+  if constexpr (kType == GgmlType::kQ8_0) {
+    dot_rows16<Kernel<Unpack, kBytes>>(a, rest_of<kType, avx512::dot_q8_0_few_tokens>);
+  } else {
+    dot_rows16<Kernel<Unpack, kBytes>>(a, rest_of<kType, avx2_only>);
+  }
 }
 
 }  // namespace block32x16

@@ -20,8 +20,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "cpu_kernel_table.h"
-#include "cpu_unpack.h"
+#include "avx512_rows16.h"
 
 // GCC 12 warns that the intrinsics' own undefined placeholders "may be used uninitialized" (false positives).
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -221,13 +220,7 @@ inline void dot_by_rows8(const DotArgs& a, int64_t block, Rows8Fn rows8, DotFn r
             a.y + t * a.y_stride + r);
     }
   }
-  if (rows8_end < a.n_rows) {
-    DotArgs tail = a;
-    tail.w = a.w + static_cast<uint64_t>(rows8_end) * a.w_stride;
-    tail.n_rows = a.n_rows - rows8_end;
-    tail.y = a.y + rows8_end;
-    rest(tail);
-  }
+  if (rows8_end < a.n_rows) rest(rows_from(a, rows8_end));
 }
 
 }  // namespace

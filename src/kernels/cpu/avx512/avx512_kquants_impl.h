@@ -149,17 +149,8 @@ struct Kernel {
   }
 };
 
-// Calls dot_rows16 does not take: natively the eight-row VNNI kernel takes the ungrouped tokens
-// (avx512_decode.cpp, native only), the AVX2 kernel the rest.
-void rest(const DotArgs& a) noexcept {
-#if defined(R1_AVX512_EMULATED)
-  avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)](a);
-#else
-  avx512::dot_q4k_ungrouped(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ4_K)]);
-#endif
-}
-
-void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest); }
+// Decode (the ungrouped tokens) natively through the eight-row VNNI kernel, the rest through AVX2.
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ4_K, avx512::dot_q4k_ungrouped>); }
 
 }  // namespace q4k16
 
@@ -249,16 +240,8 @@ struct Kernel {
   static void finish(const State& st, float* y) { v512::store_f(y, v512::load_f(st.acc)); }
 };
 
-// As q4k16::rest: natively the eight-row VNNI kernel takes calls of fewer than four tokens.
-void rest(const DotArgs& a) noexcept {
-#if defined(R1_AVX512_EMULATED)
-  avx2_table().dot[static_cast<size_t>(GgmlType::kQ6_K)](a);
-#else
-  avx512::dot_q6k_few_tokens(a, avx2_table().dot[static_cast<size_t>(GgmlType::kQ6_K)]);
-#endif
-}
-
-void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest); }
+// Calls of fewer than four tokens natively through the eight-row VNNI kernel, the rest through AVX2.
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ6_K, avx512::dot_q6k_few_tokens>); }
 
 }  // namespace q6k16
 }  // namespace

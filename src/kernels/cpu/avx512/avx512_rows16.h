@@ -28,6 +28,27 @@
 namespace r1::cpu {
 namespace {
 
+// The call's rows [r0, n_rows).
+inline DotArgs rows_from(const DotArgs& a, int64_t r0) {
+  DotArgs tail = a;
+  tail.w = a.w + static_cast<uint64_t>(r0) * a.w_stride;
+  tail.n_rows = a.n_rows - r0;
+  tail.y = a.y + r0;
+  return tail;
+}
+
+// What takes the calls dot_rows16 does not: natively `decode` (an eight-row kernel of avx512_decode.cpp, which
+// passes on to the AVX2 kernel what it does not take itself), in the emulated build the AVX2 kernel.
+template <GgmlType kType, void (*kDecode)(const DotArgs&, DotFn) noexcept>
+void rest_of(const DotArgs& a) noexcept {
+#if defined(R1_AVX512_EMULATED)
+  avx2_table().dot[static_cast<size_t>(kType)](a);
+#else
+  kDecode(a, avx2_table().dot[static_cast<size_t>(kType)]);
+#endif
+}
+inline void avx2_only(const DotArgs& a, DotFn avx2) noexcept { avx2(a); }
+
 // Packed rows per chunk: about 24 KiB, inside a 32 KiB L1 beside the activations streaming through.
 inline constexpr size_t kRows16ChunkBytes = 24576;
 
@@ -54,13 +75,7 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
     }
     for (int64_t t = 0; t < a.n_tokens; ++t) K::finish(state[t], a.y + t * a.y_stride + r);
   }
-  if (rows16 < a.n_rows) {
-    DotArgs tail = a;
-    tail.w = a.w + static_cast<uint64_t>(rows16) * a.w_stride;
-    tail.n_rows = a.n_rows - rows16;
-    tail.y = a.y + rows16;
-    rest(tail);
-  }
+  if (rows16 < a.n_rows) rest(rows_from(a, rows16));
 }
 
 }  // namespace
