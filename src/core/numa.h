@@ -1,7 +1,7 @@
 // NUMA placement for the thread pool, as llama.cpp's --numa: the machine's nodes and their CPUs (from sysfs),
 // and the CPU each pool thread is pinned to. Under --numa the weights are memory-mapped (unless --no-mmap) and a
-// page lands on the node of the thread that first reads it, so pinned threads that always read the same rows (ThreadPool's static schedule)
-// keep their rows in local memory.
+// page lands on the node of the thread that first reads it, so pinned threads that always read the same rows
+// (ThreadPool's static schedule) keep their rows in local memory.
 #pragma once
 
 #include <optional>
