@@ -118,7 +118,8 @@ void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
     const __m256i imin = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(h02, h46), rows_of_mins);
 
     const float da = load_f32(ab);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_each_of_eight(isum)), row_scales(w, w_stride, ib, kQ4KBytes, 0, da), acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_each_of_eight(isum)), row_scales(w, w_stride, ib, kQ4KBytes, 0, da),
+                          acc);
     accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), row_scales(w, w_stride, ib, kQ4KBytes, 2, da), accm);
   }
   _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
@@ -159,9 +160,12 @@ void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
         // Top bits of elements [0, 64) of the half at bits 0-1 (first 32) and 2-3 (next 32) of each byte; those
         // of [64, 128) at bits 4-5 and 6-7.
         const __m512i hi = concat256(qh, _mm256_srli_epi16(qh, 2));
-        const __m512i low64 = _mm512_or_si512(_mm512_and_si512(ql, nibble), _mm512_and_si512(_mm512_slli_epi16(hi, 4), bits45));
-        const __m512i high64 = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), nibble), _mm512_and_si512(hi, bits45));
-        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(low64, a_part[2 * h]), _mm512_permutexvar_epi16(spread[2 * h], sc));
+        const __m512i low64 =
+            _mm512_or_si512(_mm512_and_si512(ql, nibble), _mm512_and_si512(_mm512_slli_epi16(hi, 4), bits45));
+        const __m512i high64 =
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), nibble), _mm512_and_si512(hi, bits45));
+        s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(low64, a_part[2 * h]),
+                                _mm512_permutexvar_epi16(spread[2 * h], sc));
         s = _mm512_dpwssd_epi32(s, _mm512_maddubs_epi16(high64, a_part[2 * h + 1]),
                                 _mm512_permutexvar_epi16(spread[2 * h + 1], sc));
       }
@@ -186,9 +190,11 @@ void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* 
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_0Bytes);
     const __m512i a2 = _mm512_broadcast_i64x4(load256(ab + 2));
-    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a2), 7));
+    const __m512i word_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a2);
+    const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(word_sums, 7));
     read_ahead<kQ8_0WeightBytes>(w, w_stride, ib);
-    const __m512 dd = _mm512_castps256_ps512(row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, half_to_float(load_u16(ab))));
+    const float da = half_to_float(load_u16(ab));
+    const __m512 dd = _mm512_castps256_ps512(row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, da));
     for (int p = 0; p < 4; ++p) {
       const uint8_t* b = w + static_cast<uint64_t>(2 * p) * w_stride + static_cast<uint64_t>(ib) * kQ8_0WeightBytes;
       const __m512i codes = _mm512_xor_si512(concat256(load256(b + 2), load256(b + w_stride + 2)), sign);
@@ -198,7 +204,8 @@ void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* 
   }
   for (int p = 0; p < 4; ++p) {
     for (int half = 0; half < 2; ++half) {
-      const __m256 l = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1)) : _mm512_castps512_ps256(acc[p]);
+      const __m256 l = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1))
+                            : _mm512_castps512_ps256(acc[p]);
       // ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7))
       __m128 s = _mm_add_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
       s = _mm_add_ps(s, _mm_movehl_ps(s, s));
