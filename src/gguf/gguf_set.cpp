@@ -26,7 +26,8 @@ namespace {
 GgufFile open_part(const std::string& path, std::string_view residency) {
   std::error_code ec;
   const uint64_t bytes = std::filesystem::file_size(path, ec);  // on error MappedFile reports the cause
-  return GgufFile::open(path, ec ? Residency::kMapped : choose_residency(residency, bytes));
+  const Residency r = choose_residency(residency, ec ? 0 : bytes);  // an unknown mode throws before any read
+  return GgufFile::open(path, ec ? Residency::kMapped : r);
 }
 
 }  // namespace
@@ -40,7 +41,6 @@ std::string GgufSet::residency() const {
 }
 
 GgufSet GgufSet::open(const std::string& path, std::string_view residency) {
-  choose_residency(residency, 0);  // an unknown mode is an error before anything is read
   GgufSet set;
   GgufFile first = open_part(path, residency);
   const auto count = first.metadata().find_uint("split.count");

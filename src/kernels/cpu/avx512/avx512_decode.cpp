@@ -17,9 +17,11 @@
 // Native only (the intrinsics are used directly): KernelVsReference runs them on machines with AVX-512 VNNI.
 #include <immintrin.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
+#include "avx2/avx2_common.h"
 #include "avx512_rows16.h"
 
 // GCC 12 warns that the intrinsics' own undefined placeholders "may be used uninitialized" (false positives).
@@ -29,12 +31,11 @@
 namespace r1::cpu {
 namespace {
 
-constexpr int64_t kQ4KBytes = 144;  // sizeof(BlockQ4_K): d, dmin (fp16), scales[12], qs[128]
-constexpr int64_t kQ6KBytes = 210;  // sizeof(BlockQ6_K): ql[128], qh[64], scales[16] (int8), d (fp16)
-constexpr int64_t kQ8_0WeightBytes = 34;  // sizeof(BlockQ8_0): d (fp16), qs[32]
+constexpr int64_t kQ4KBytes = sizeof(BlockQ4_K);
+constexpr int64_t kQ6KBytes = sizeof(BlockQ6_K);
+constexpr int64_t kQ8_0WeightBytes = sizeof(BlockQ8_0);
 
 inline __m512i concat256(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
-inline __m256i load256(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
 
 // The sixteen lanes of v folded to eight (lane i + lane i + 8).
 inline __m256i fold(__m512i v) { return _mm256_add_epi32(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1)); }
@@ -82,11 +83,12 @@ void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_KBytes);
     const uint8_t* aq = ab + kQ8_KQsOffset;
-    const __m512i a_sub[4] = {concat256(load256(aq), load256(aq + 64)), concat256(load256(aq + 32), load256(aq + 96)),
-                              concat256(load256(aq + 128), load256(aq + 192)),
-                              concat256(load256(aq + 160), load256(aq + 224))};
+    const __m512i a_sub[4] = {concat256(loadu256(aq), loadu256(aq + 64)),
+                              concat256(loadu256(aq + 32), loadu256(aq + 96)),
+                              concat256(loadu256(aq + 128), loadu256(aq + 192)),
+                              concat256(loadu256(aq + 160), loadu256(aq + 224))};
     // The activations' sums per 32 elements as int16 (|sum| <= 32 × 128), in every 128-bit lane.
-    const __m256i s32 = _mm256_madd_epi16(load256(ab + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
+    const __m256i s32 = _mm256_madd_epi16(loadu256(ab + kQ8_KBsumsOffset), _mm256_set1_epi16(1));
     const __m128i s16 = _mm_packs_epi32(_mm256_castsi256_si128(s32), _mm256_extracti128_si256(s32, 1));
     const __m512i bsum = _mm512_broadcast_i32x4(s16);
     read_ahead<kQ4KBytes>(w, w_stride, ib);
@@ -96,11 +98,12 @@ void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
     for (int r = 0; r < 8; ++r) {
       const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kQ4KBytes;
       alignas(8) uint8_t sc[8];
-      unpack_k4_scales(b + 4, sc, reinterpret_cast<uint8_t*>(&mins[r]));
+      unpack_k4_scales(b + offsetof(BlockQ4_K, scales), sc, reinterpret_cast<uint8_t*>(&mins[r]));
       uint64_t sc64;
       std::memcpy(&sc64, sc, 8);
       const __m512i scales = _mm512_set1_epi64(static_cast<long long>(sc64));
-      const __m512i q0 = _mm512_loadu_si512(b + 16), q1 = _mm512_loadu_si512(b + 80);
+      const uint8_t* qs = b + offsetof(BlockQ4_K, qs);
+      const __m512i q0 = _mm512_loadu_si512(qs), q1 = _mm512_loadu_si512(qs + 64);
       const __m512i codes[4] = {_mm512_and_si512(q0, nibble), _mm512_and_si512(_mm512_srli_epi32(q0, 4), nibble),
                                 _mm512_and_si512(q1, nibble), _mm512_and_si512(_mm512_srli_epi32(q1, 4), nibble)};
       __m512i s = _mm512_setzero_si512();
@@ -118,9 +121,10 @@ void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
     const __m256i imin = _mm256_permutevar8x32_epi32(_mm256_hadd_epi32(h02, h46), rows_of_mins);
 
     const float da = load_f32(ab);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_each_of_eight(isum)), row_scales(w, w_stride, ib, kQ4KBytes, 0, da),
-                          acc);
-    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), row_scales(w, w_stride, ib, kQ4KBytes, 2, da), accm);
+    const __m256 d = row_scales(w, w_stride, ib, kQ4KBytes, offsetof(BlockQ4_K, d), da);
+    const __m256 dmin = row_scales(w, w_stride, ib, kQ4KBytes, offsetof(BlockQ4_K, dmin), da);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_each_of_eight(isum)), d, acc);
+    accm = _mm256_fmadd_ps(_mm256_cvtepi32_ps(imin), dmin, accm);
   }
   _mm256_storeu_ps(y, _mm256_sub_ps(acc, accm));
 }
@@ -145,18 +149,18 @@ void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
     const uint8_t* aq = ab + kQ8_KQsOffset;
     const __m512i a_part[4] = {_mm512_loadu_si512(aq), _mm512_loadu_si512(aq + 64), _mm512_loadu_si512(aq + 128),
                                _mm512_loadu_si512(aq + 192)};
-    const __m256i bsums = load256(ab + kQ8_KBsumsOffset);
+    const __m256i bsums = loadu256(ab + kQ8_KBsumsOffset);
     read_ahead<kQ6KBytes>(w, w_stride, ib);
 
     __m256i isum[8];
     for (int r = 0; r < 8; ++r) {
       const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kQ6KBytes;
-      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 192)));
+      const __m256i sc16 = _mm256_cvtepi8_epi16(loadu128(b + offsetof(BlockQ6_K, scales)));
       const __m512i sc = _mm512_castsi256_si512(sc16);
       __m512i s = _mm512_setzero_si512();
       for (int h = 0; h < 2; ++h) {
-        const __m512i ql = _mm512_loadu_si512(b + 64 * h);
-        const __m256i qh = load256(b + 128 + 32 * h);
+        const __m512i ql = _mm512_loadu_si512(b + offsetof(BlockQ6_K, ql) + 64 * h);
+        const __m256i qh = loadu256(b + offsetof(BlockQ6_K, qh) + 32 * h);
         // Top bits of elements [0, 64) of the half at bits 0-1 (first 32) and 2-3 (next 32) of each byte; those
         // of [64, 128) at bits 4-5 and 6-7.
         const __m512i hi = concat256(qh, _mm256_srli_epi16(qh, 2));
@@ -173,7 +177,7 @@ void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* a
       isum[r] = _mm256_sub_epi32(fold(s), _mm256_slli_epi32(_mm256_madd_epi16(sc16, bsums), 5));
     }
     acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sum_each_of_eight(isum)),
-                          row_scales(w, w_stride, ib, kQ6KBytes, 208, load_f32(ab)), acc);
+                          row_scales(w, w_stride, ib, kQ6KBytes, offsetof(BlockQ6_K, d), load_f32(ab)), acc);
   }
   _mm256_storeu_ps(y, acc);
 }
@@ -189,15 +193,16 @@ void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* 
   __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_0Bytes);
-    const __m512i a2 = _mm512_broadcast_i64x4(load256(ab + 2));
+    const __m512i a2 = _mm512_broadcast_i64x4(loadu256(ab + 2));
     const __m512i word_sums = _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, a2);
     const __m512i start = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_slli_epi32(word_sums, 7));
     read_ahead<kQ8_0WeightBytes>(w, w_stride, ib);
-    const float da = half_to_float(load_u16(ab));
+    const float da = f16_at(ab);
     const __m512 dd = _mm512_castps256_ps512(row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, da));
     for (int p = 0; p < 4; ++p) {
       const uint8_t* b = w + static_cast<uint64_t>(2 * p) * w_stride + static_cast<uint64_t>(ib) * kQ8_0WeightBytes;
-      const __m512i codes = _mm512_xor_si512(concat256(load256(b + 2), load256(b + w_stride + 2)), sign);
+      const uint8_t* qs = b + offsetof(BlockQ8_0, qs);
+      const __m512i codes = _mm512_xor_si512(concat256(loadu256(qs), loadu256(qs + w_stride)), sign);
       const __m512 s = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start, codes, a2));
       acc[p] = _mm512_fmadd_ps(_mm512_permutexvar_ps(pair_of[p], dd), s, acc[p]);
     }
@@ -206,11 +211,7 @@ void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uint8_t* 
     for (int half = 0; half < 2; ++half) {
       const __m256 l = half ? _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(acc[p]), 1))
                             : _mm512_castps512_ps256(acc[p]);
-      // ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7))
-      __m128 s = _mm_add_ps(_mm256_castps256_ps128(l), _mm256_extractf128_ps(l, 1));
-      s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-      s = _mm_add_ss(s, _mm_movehdup_ps(s));
-      y[2 * p + half] = _mm_cvtss_f32(s);
+      y[2 * p + half] = hsum(l);  // ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)), as the AVX2 kernel
     }
   }
 }
