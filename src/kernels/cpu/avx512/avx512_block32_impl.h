@@ -40,6 +40,10 @@ struct Kernel {
   using State = block32x16::State;
 
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    if constexpr (Unpack == unpack_q8_0) {
+      pack_q8_0(w, w_stride, nb, out);
+      return;
+    }
     for (int64_t ib = 0; ib < nb; ++ib) {
       for (int r = 0; r < 16; ++r) {
         BlockCodes32 c;
@@ -49,6 +53,29 @@ struct Kernel {
           const uint32_t word = load_u32(reinterpret_cast<const uint8_t*>(c.q + 4 * i));
           out[ib].q[i][r] = static_cast<int32_t>(word ^ 0x80808080u);  // each byte + 128
         }
+      }
+    }
+  }
+
+  // Q8_0's codes are the file's bytes: two blocks of sixteen rows at a time, each row's two code runs in one
+  // vector, the rows transposed (lane r is row r), then + 128 per byte.
+  static void pack_q8_0(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    const I512 offset = v512::set1_i(static_cast<int32_t>(0x80808080u));
+    for (int64_t ib = 0; ib < nb; ib += 2) {
+      const bool pair = ib + 1 < nb;  // else the last block's codes twice, the copy unused
+      I512 v[16];
+      alignas(64) int32_t d_bits[2][16];
+      for (int r = 0; r < 16; ++r) {
+        const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kQ8_0Bytes;
+        const uint8_t* next = pair ? b + kQ8_0Bytes : b;
+        v[r] = v512::loadu_2x256(b + 2, next + 2);
+        d_bits[0][r] = load_u16(b);
+        d_bits[1][r] = load_u16(next);
+      }
+      v512::transpose16(v);
+      for (int h = 0; h < (pair ? 2 : 1); ++h) {
+        for (int i = 0; i < 8; ++i) v512::store_i(out[ib + h].q[i], v512::xor_i(v[8 * h + i], offset));
+        v512::store_f(out[ib + h].d, v512::half_lo_to_f(v512::load_i(d_bits[h])));
       }
     }
   }

@@ -38,26 +38,54 @@ struct alignas(64) State {
   float accm[16];
 };
 
-// Rows w, w + w_stride, ... (sixteen), super-blocks [0, nb) of them, into out[0, nb).
+// Rows w, w + w_stride, ... (sixteen), super-blocks [0, nb) of them, into out[0, nb). Each row's block is
+// read as three 64-byte vectors and the sixteen rows transposed, so lane r of every vector below is row r:
+// head[0] = d | dmin << 16, head[1..3] = the 12 scale bytes, head[4..15] and the rest = the 32 code words.
 inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+  const I512 nibbles = v512::set1_i(0x0F0F0F0F), six = v512::set1_i(0x3F3F3F3F), two = v512::set1_i(0x03030303);
+  const I512 byte0 = v512::set1_i(0xFF), byte2 = v512::set1_i(0xFF0000);
   for (int64_t ib = 0; ib < nb; ++ib) {
     Packed& o = out[ib];
+    I512 head[16], mid[16], tail[16];  // block bytes 0..63, 64..127, 80..143 (no read past the block)
     for (int r = 0; r < 16; ++r) {
       const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kWeightBytes;
-      uint8_t s8[8], m8[8];
-      unpack_k4_scales(b + 4, s8, m8);
-      for (int j = 0; j < 8; ++j) o.sc[j][r] = s8[j];
-      for (int k = 0; k < 4; ++k) o.mn[k][r] = static_cast<int32_t>(m8[2 * k] | static_cast<uint32_t>(m8[2 * k + 1]) << 16);
-      o.d[r] = half_to_float(load_u16(b));
-      o.dmin[r] = half_to_float(load_u16(b + 2));
-      // 32 bytes per pair of sub-blocks: low nibbles are sub-block 2c, high nibbles 2c + 1.
-      for (int c = 0; c < 4; ++c) {
-        for (int i = 0; i < 8; ++i) {
-          const uint32_t word = load_u32(b + 16 + 32 * c + 4 * i);
-          o.qs[16 * c + i][r] = static_cast<int32_t>(word & 0x0F0F0F0Fu);
-          o.qs[16 * c + 8 + i][r] = static_cast<int32_t>((word >> 4) & 0x0F0F0F0Fu);
-        }
-      }
+      head[r] = v512::loadu_i(b);
+      mid[r] = v512::loadu_i(b + 64);
+      tail[r] = v512::loadu_i(b + kWeightBytes - 64);
+    }
+    v512::transpose16(head);
+    v512::transpose16(mid);
+    v512::transpose16(tail);
+    v512::store_f(o.d, v512::half_lo_to_f(head[0]));
+    v512::store_f(o.dmin, v512::half_lo_to_f(v512::srli_i<16>(head[0])));
+    // unpack_k4_scales, sixteen rows at once: byte j of sc_lo is scale j, of sc_hi scale 4 + j; the same for mins.
+    const I512 a = head[1], b = head[2], c = head[3];
+    const I512 sc_lo = v512::and_i(a, six);
+    const I512 sc_hi = v512::or_i(v512::and_i(c, nibbles), v512::slli_i<4>(v512::and_i(v512::srli_i<6>(a), two)));
+    const I512 mn_lo = v512::and_i(b, six);
+    const I512 mn_hi = v512::or_i(v512::and_i(v512::srli_i<4>(c), nibbles),
+                                  v512::slli_i<4>(v512::and_i(v512::srli_i<6>(b), two)));
+    const I512 scales[2] = {sc_lo, sc_hi};
+    for (int h = 0; h < 2; ++h) {
+      v512::store_i(o.sc[4 * h], v512::and_i(scales[h], byte0));
+      v512::store_i(o.sc[4 * h + 1], v512::and_i(v512::srli_i<8>(scales[h]), byte0));
+      v512::store_i(o.sc[4 * h + 2], v512::and_i(v512::srli_i<16>(scales[h]), byte0));
+      v512::store_i(o.sc[4 * h + 3], v512::srli_i<24>(scales[h]));
+    }
+    // Mins 2k and 2k + 1 as two int16: bytes 0 and 1 of a word to bits 0 and 16, bytes 2 and 3 likewise.
+    const I512 mins[2] = {mn_lo, mn_hi};
+    for (int h = 0; h < 2; ++h) {
+      const I512 m = mins[h];
+      v512::store_i(o.mn[2 * h], v512::or_i(v512::and_i(m, byte0), v512::and_i(v512::slli_i<8>(m), byte2)));
+      v512::store_i(o.mn[2 * h + 1],
+                    v512::or_i(v512::and_i(v512::srli_i<16>(m), byte0), v512::and_i(v512::srli_i<8>(m), byte2)));
+    }
+    // Code word q = 8c + i (block bytes 16 + 4q): low nibbles are sub-block 2c, high nibbles 2c + 1.
+    for (int q = 0; q < 32; ++q) {
+      const I512 word = q < 12 ? head[4 + q] : q < 28 ? mid[q - 12] : tail[q - 16];
+      const int c = q / 8, i = q % 8;
+      v512::store_i(o.qs[16 * c + i], v512::and_i(word, nibbles));
+      v512::store_i(o.qs[16 * c + 8 + i], v512::and_i(v512::srli_i<4>(word), nibbles));
     }
   }
 }
@@ -177,21 +205,57 @@ struct Kernel {
   static constexpr size_t kWeightBytes = sizeof(BlockQ6_K);
   static constexpr size_t kActBytes = kQ8_KBytes;
 
+  // unpack_q6_k for sixteen rows at once: each row's block read as 64-byte vectors and the rows transposed,
+  // so lane r of every vector is row r. A code word joins a word of ql (low or high nibbles) and two bits of
+  // each byte of a word of qh.
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    const I512 nibbles = v512::set1_i(0x0F0F0F0F), two = v512::set1_i(0x03030303), low16 = v512::set1_i(0xFFFF);
     for (int64_t ib = 0; ib < nb; ++ib) {
       Packed& o = out[ib];
+      I512 ql[2][16], qh[16], sc[16];  // block bytes 0..63, 64..127 (ql), 128..191 (qh), 144..207 (scales last)
+      alignas(64) int32_t d_bits[16];
       for (int r = 0; r < 16; ++r) {
-        SuperBlockCodes c;
-        unpack_q6_k(w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kWeightBytes, c);
-        o.d[r] = c.d;
-        for (int m = 0; m < 16; ++m) o.sc[m][r] = c.sc[m];
-        for (int p = 0; p < 8; ++p) {
-          o.off[p][r] = static_cast<int32_t>(static_cast<uint16_t>(c.off[2 * p]) |
-                                             static_cast<uint32_t>(static_cast<uint16_t>(c.off[2 * p + 1])) << 16);
+        const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kWeightBytes;
+        ql[0][r] = v512::loadu_i(b + offsetof(BlockQ6_K, ql));
+        ql[1][r] = v512::loadu_i(b + offsetof(BlockQ6_K, ql) + 64);
+        qh[r] = v512::loadu_i(b + offsetof(BlockQ6_K, qh));
+        sc[r] = v512::loadu_i(b + offsetof(BlockQ6_K, scales) - 48);
+        d_bits[r] = load_u16(b + offsetof(BlockQ6_K, d));
+      }
+      v512::transpose16(ql[0]);
+      v512::transpose16(ql[1]);
+      v512::transpose16(qh);
+      v512::transpose16(sc);
+      v512::store_f(o.d, v512::half_lo_to_f(v512::load_i(d_bits)));
+      // Elements 32j + 4i .. 32j + 4i + 3 (word 8j + i): ql word 16h + 8(k & 1) + i, qh word 8h + i, h = j / 4,
+      // k = j % 4 (ql's low nibbles for k < 2, its high ones after; qh's bits 2k, 2k + 1 of each byte).
+      for (int j = 0; j < 8; ++j) {
+        const int h = j / 4, k = j % 4;
+        for (int i = 0; i < 8; ++i) {
+          const int lw = 16 * h + 8 * (k & 1) + i;
+          const I512 lo = ql[lw / 16][lw % 16], hi = qh[8 * h + i];
+          const I512 low = k < 2 ? v512::and_i(lo, nibbles) : v512::and_i(v512::srli_i<4>(lo), nibbles);
+          I512 top = hi;
+          if (k == 1) top = v512::srli_i<2>(hi);
+          if (k == 2) top = v512::srli_i<4>(hi);
+          if (k == 3) top = v512::srli_i<6>(hi);
+          v512::store_i(o.q[8 * j + i], v512::or_i(low, v512::slli_i<4>(v512::and_i(top, two))));
         }
-        for (int k = 0; k < 64; ++k) {
-          o.q[k][r] = static_cast<int32_t>(load_u32(reinterpret_cast<const uint8_t*>(c.q + 4 * k)));
+      }
+      // The sixteen signed scales (sc[12 .. 15], four bytes each), and pairs of them × 32 as two int16.
+      I512 s[16];
+      for (int m = 0; m < 16; ++m) {
+        const I512 word = sc[12 + m / 4];
+        switch (m % 4) {
+          case 0: s[m] = v512::srai_i<24>(v512::slli_i<24>(word)); break;
+          case 1: s[m] = v512::srai_i<24>(v512::slli_i<16>(word)); break;
+          case 2: s[m] = v512::srai_i<24>(v512::slli_i<8>(word)); break;
+          default: s[m] = v512::srai_i<24>(word); break;
         }
+        v512::store_i(o.sc[m], s[m]);
+      }
+      for (int p = 0; p < 8; ++p) {
+        v512::store_i(o.off[p], v512::or_i(v512::and_i(v512::slli_i<5>(s[2 * p]), low16), v512::slli_i<21>(s[2 * p + 1])));
       }
     }
   }

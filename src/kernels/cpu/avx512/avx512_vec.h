@@ -6,6 +6,7 @@
 // has none). Internal linkage throughout, and no inline function of another header: see cpu_unpack.h.
 #pragma once
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 
@@ -33,6 +34,14 @@ R1_V512_INLINE I512 load_i(const void* p) {  // 64 bytes, 64-byte aligned (nativ
   std::memcpy(r.v, p, 64);
   return r;
 }
+R1_V512_INLINE I512 loadu_i(const void* p) { return load_i(p); }  // 64 bytes, any alignment
+R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {  // 32 bytes from each
+  I512 r;
+  std::memcpy(r.v, lo, 32);
+  std::memcpy(r.v + 8, hi, 32);
+  return r;
+}
+R1_V512_INLINE void store_i(void* p, I512 a) { std::memcpy(p, a.v, 64); }
 R1_V512_INLINE F512 load_f(const float* p) {
   F512 r;
   std::memcpy(r.v, p, 64);
@@ -108,6 +117,53 @@ R1_V512_INLINE F512 add_f(F512 a, F512 b) {
   for (int l = 0; l < 16; ++l) a.v[l] += b.v[l];
   return a;
 }
+// vpand, vpor, vpxor.
+R1_V512_INLINE I512 and_i(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] &= b.v[l];
+  return a;
+}
+R1_V512_INLINE I512 or_i(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] |= b.v[l];
+  return a;
+}
+R1_V512_INLINE I512 xor_i(I512 a, I512 b) {
+  for (int l = 0; l < 16; ++l) a.v[l] ^= b.v[l];
+  return a;
+}
+// vpsrld / vpslld by a constant: logical shifts of each lane.
+template <int N>
+R1_V512_INLINE I512 srli_i(I512 a) {
+  for (int l = 0; l < 16; ++l) a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) >> N);
+  return a;
+}
+template <int N>
+R1_V512_INLINE I512 slli_i(I512 a) {
+  for (int l = 0; l < 16; ++l) a.v[l] = static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) << N);
+  return a;
+}
+// vpsrad by a constant: arithmetic shift of each lane (the sign copied in).
+template <int N>
+R1_V512_INLINE I512 srai_i(I512 a) {
+  for (int l = 0; l < 16; ++l) a.v[l] >>= N;
+  return a;
+}
+// vpmovdw + vcvtph2ps: the fp16 number in the low 16 bits of each lane, as a float (exact).
+R1_V512_INLINE F512 half_lo_to_f(I512 a) {
+  F512 r;
+  for (int l = 0; l < 16; ++l) {
+    const auto h = static_cast<uint16_t>(a.v[l]);
+    r.v[l] = static_cast<float>(std::bit_cast<_Float16>(h));
+  }
+  return r;
+}
+// Sixteen lanes of sixteen vectors transposed in place: afterwards lane r of v[k] is what lane k of v[r] was.
+R1_V512_INLINE void transpose16(I512 v[16]) {
+  I512 t[16];
+  for (int k = 0; k < 16; ++k) {
+    for (int r = 0; r < 16; ++r) t[k].v[r] = v[r].v[k];
+  }
+  for (int k = 0; k < 16; ++k) v[k] = t[k];
+}
 // out[i] = -128 × (the sum of the four signed bytes q[4i .. 4i + 3]), i < 8 (a 256-bit vpdpbusd against ones).
 R1_V512_INLINE void neg_word_sums_x128(const uint8_t* q, int32_t out[8]) {
   for (int i = 0; i < 8; ++i) {
@@ -127,7 +183,18 @@ R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) {
 using I512 = __m512i;
 using F512 = __m512;
 
+// GCC 12 warns that the intrinsics' own undefined placeholders "may be used uninitialized" (a false positive).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 R1_V512_INLINE I512 load_i(const void* p) { return _mm512_load_si512(p); }
+R1_V512_INLINE I512 loadu_i(const void* p) { return _mm512_loadu_si512(p); }
+R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(lo))),
+                            _mm256_loadu_si256(static_cast<const __m256i*>(hi)), 1);
+}
+R1_V512_INLINE void store_i(void* p, I512 a) { _mm512_store_si512(p, a); }
 R1_V512_INLINE F512 load_f(const float* p) { return _mm512_load_ps(p); }
 R1_V512_INLINE void store_f(float* p, F512 a) { _mm512_storeu_ps(p, a); }
 R1_V512_INLINE I512 zero_i() { return _mm512_setzero_si512(); }
@@ -139,20 +206,53 @@ R1_V512_INLINE I512 mullo(I512 a, I512 b) { return _mm512_mullo_epi32(a, b); }
 R1_V512_INLINE I512 madd16(I512 a, I512 b) { return _mm512_madd_epi16(a, b); }
 R1_V512_INLINE I512 add_i(I512 a, I512 b) { return _mm512_add_epi32(a, b); }
 R1_V512_INLINE I512 sub_i(I512 a, I512 b) { return _mm512_sub_epi32(a, b); }
-// GCC 12 warns that the intrinsic's own undefined placeholder "may be used uninitialized" (a false positive).
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 R1_V512_INLINE F512 cvt_f(I512 a) { return _mm512_cvtepi32_ps(a); }
-#pragma GCC diagnostic pop
 R1_V512_INLINE F512 mul_f(F512 a, F512 b) { return _mm512_mul_ps(a, b); }
 R1_V512_INLINE F512 sub_f(F512 a, F512 b) { return _mm512_sub_ps(a, b); }
 R1_V512_INLINE F512 add_f(F512 a, F512 b) { return _mm512_add_ps(a, b); }
+R1_V512_INLINE I512 and_i(I512 a, I512 b) { return _mm512_and_si512(a, b); }
+R1_V512_INLINE I512 xor_i(I512 a, I512 b) { return _mm512_xor_si512(a, b); }
+R1_V512_INLINE I512 or_i(I512 a, I512 b) { return _mm512_or_si512(a, b); }
+template <int N>
+R1_V512_INLINE I512 srli_i(I512 a) { return _mm512_srli_epi32(a, N); }
+template <int N>
+R1_V512_INLINE I512 slli_i(I512 a) { return _mm512_slli_epi32(a, N); }
+template <int N>
+R1_V512_INLINE I512 srai_i(I512 a) { return _mm512_srai_epi32(a, N); }
+R1_V512_INLINE F512 half_lo_to_f(I512 a) { return _mm512_cvtph_ps(_mm512_cvtepi32_epi16(a)); }
+// The usual network: pairs of lanes within 128-bit quarters (unpack 32 and 64), then the quarters across four
+// vectors (two rounds of vshufi32x4): 64 shuffles for the 16 x 16 lanes.
+R1_V512_INLINE void transpose16(I512 v[16]) {
+  I512 t[16], u[16];
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_epi32(v[2 * k], v[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_epi32(v[2 * k], v[2 * k + 1]);
+  }
+  // u[4g + j]: in quarter q, element j of quarter q of rows 4g .. 4g + 3.
+  for (int g = 0; g < 4; ++g) {
+    u[4 * g + 0] = _mm512_unpacklo_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 1] = _mm512_unpackhi_epi64(t[4 * g], t[4 * g + 2]);
+    u[4 * g + 2] = _mm512_unpacklo_epi64(t[4 * g + 1], t[4 * g + 3]);
+    u[4 * g + 3] = _mm512_unpackhi_epi64(t[4 * g + 1], t[4 * g + 3]);
+  }
+  // Lane 4q + j of the result comes from quarter q of u[4g + j], g = 0 .. 3 in its four quarters.
+  for (int j = 0; j < 4; ++j) {
+    const I512 a = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), b = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xDD);
+    const I512 c = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88), d = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xDD);
+    v[j] = _mm512_shuffle_i32x4(a, c, 0x88);
+    v[8 + j] = _mm512_shuffle_i32x4(a, c, 0xDD);
+    v[4 + j] = _mm512_shuffle_i32x4(b, d, 0x88);
+    v[12 + j] = _mm512_shuffle_i32x4(b, d, 0xDD);
+  }
+}
 R1_V512_INLINE void neg_word_sums_x128(const uint8_t* q, int32_t out[8]) {
   const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1),
                                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
 }
 R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) { return _mm512_fmadd_ps(a, b, c); }
+
+#pragma GCC diagnostic pop
 
 #endif
 
