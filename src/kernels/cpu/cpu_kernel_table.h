@@ -48,12 +48,21 @@ struct DotArgs {
   // Calls with four or more tokens may pack the weight rows eight at a time (dot_rows8 in avx2_common.h);
   // false keeps every token on the file's layout (`--repack off`).
   bool pack_rows = true;
+  // The same activation rows in the table's prepared layout (KernelTable::prepare_q8_0), a_prepared_stride
+  // bytes apart; null where there is none.
+  const uint8_t* a_prepared = nullptr;
+  uint64_t a_prepared_stride = 0;
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 
 // One activation row of n floats (a multiple of 256) to Q8_K, bit for bit quantize_q8_k (quant_k.cpp); the
 // same for Q8_0 and Q8_1 (multiples of 32, quantize_row_q8_0/q8_1_activations).
 using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept;
+// A Q8_0 activation row of n elements rewritten into the layout a prompt kernel reads (kPreparedQ8_0Bytes per
+// block of 32: AVX-512's puts the scale as a float, eight int32 starting values and the codes side by side).
+// quantize_activations does it once per matmul, so every row block and thread of it shares the copy.
+using PrepareFn = void (*)(const uint8_t* act, uint8_t* dst, int64_t n) noexcept;
+inline constexpr size_t kPreparedQ8_0Bytes = 68;
 // out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
 
@@ -76,6 +85,7 @@ struct KernelTable {
   QuantizeQ8KFn quantize_q8_0;      // null: the scalar quantize_row_q8_0_activations runs
   QuantizeQ8KFn quantize_q8_1;      // null: the scalar quantize_row_q8_1_activations runs
   SwigluFn swiglu;                  // null: swiglu_ref runs
+  PrepareFn prepare_q8_0;           // null: the prompt kernels read Q8_0 activation rows as they are
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).
   DotFn find(GgmlType t) const {

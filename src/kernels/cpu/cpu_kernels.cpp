@@ -120,6 +120,7 @@ void quantize_activation_rows(const cpu::KernelTable& table, const float* x, Cpu
       case GgmlType::kQ8_0:
         if (table.quantize_q8_0 != nullptr) table.quantize_q8_0(xt, dst, cols);
         else quantize_row_q8_0_activations(xt, dst, cols);
+        if (!out.prepared.empty()) table.prepare_q8_0(dst, out.prepared.data() + t * out.prepared_row_bytes, cols);
         break;
       case GgmlType::kQ8_1:
         if (table.quantize_q8_1 != nullptr) table.quantize_q8_1(xt, dst, cols);
@@ -163,6 +164,10 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
     default: R1_CHECK(is_float_type(act)); out.row_bytes = static_cast<uint64_t>(cols) * sizeof(float); break;
   }
   out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
+  // The prompt kernels take calls of four tokens or more with packing on (dot_rows16, avx512_rows16.h).
+  const bool prepare = act == GgmlType::kQ8_0 && table_->prepare_q8_0 != nullptr && n_tokens >= 4 && repack_;
+  out.prepared_row_bytes = prepare ? static_cast<uint64_t>(cols / 32) * cpu::kPreparedQ8_0Bytes : 0;
+  out.prepared.resize(out.prepared_row_bytes * static_cast<uint64_t>(n_tokens));
   if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
     pool->parallel_range(static_cast<size_t>(n_tokens), 1, [&](size_t begin, size_t end, int) {
       quantize_activation_rows(*table_, x, out, static_cast<int64_t>(begin), static_cast<int64_t>(end));
@@ -219,6 +224,10 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.y_stride = w.rows;
     args.grouped_tokens = q4_k_grouped_tokens(act.n_tokens);
     args.pack_rows = repack_;
+    if (!act.prepared.empty()) {
+      args.a_prepared = act.prepared.data();
+      args.a_prepared_stride = act.prepared_row_bytes;
+    }
     fn(args);
   }
 }

@@ -33,6 +33,10 @@ struct CpuActivations {
   int64_t n_tokens = 0;
   uint64_t row_bytes = 0;
   std::vector<uint8_t> data;
+  // The same rows in the kernels' prepared layout, where the ISA has one for this activation type and the
+  // prompt kernels will read it (several tokens, packing on); empty otherwise.
+  std::vector<uint8_t> prepared;
+  uint64_t prepared_row_bytes = 0;
   // Only for weight types with no integer kernel: the activations as the dot product sees them, in float.
   std::vector<float> decoded;
 };

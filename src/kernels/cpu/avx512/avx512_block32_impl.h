@@ -35,7 +35,13 @@ template <void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
 struct Kernel {
   static constexpr int64_t kBlock = 32;
   static constexpr size_t kWeightBytes = kBytes;
-  static constexpr size_t kActBytes = kQ8_0Bytes;
+  // Each Q8_0 activation block prepared once per matmul (prepare): its scale as a float, the eight starting
+  // values -128 × each word's sum, then the 32 codes. The tiles then read every operand straight from memory
+  // (broadcast loads), where computing these per token and per sixteen rows cost more vector operations than
+  // the products themselves.
+  static constexpr size_t kActBytes = kPreparedQ8_0Bytes;
+  static constexpr size_t kActStart = 4, kActCodes = 36;
+  static_assert(kActCodes + 32 == kActBytes);
   using Packed = block32x16::Packed;
   using State = block32x16::State;
 
@@ -80,11 +86,25 @@ struct Kernel {
     }
   }
 
+  static void prepare(const uint8_t* q8_0, int64_t nb, uint8_t* out) {
+    for (int64_t ib = 0; ib < nb; ++ib) {
+      const uint8_t* b = q8_0 + static_cast<uint64_t>(ib) * kQ8_0Bytes;
+      uint8_t* o = out + static_cast<uint64_t>(ib) * kActBytes;
+      const float d = half_to_float(load_u16(b));
+      std::memcpy(o, &d, sizeof d);
+      int32_t start[8];
+      v512::neg_word_sums_x128(b + 2, start);
+      std::memcpy(o + kActStart, start, sizeof start);
+      std::memcpy(o + kActCodes, b + 2, 32);
+    }
+  }
+
   template <int NT>
-  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st,
+                         bool first) {
     F512 acc[NT][8];
     for (int t = 0; t < NT; ++t) {
-      for (int i = 0; i < 8; ++i) acc[t][i] = v512::load_f(st[t].acc[i]);
+      for (int i = 0; i < 8; ++i) acc[t][i] = first ? v512::zero_f() : v512::load_f(st[t].acc[i]);
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
       const Packed& b = w[ib];
@@ -92,12 +112,11 @@ struct Kernel {
       for (int i = 0; i < 8; ++i) words[i] = v512::load_i(b.q[i]);
       const F512 dw = v512::load_f(b.d);
       for (int t = 0; t < NT; ++t) {
-        const uint8_t* ab = a + static_cast<uint64_t>(t) * a_stride + static_cast<uint64_t>(ib) * kQ8_0Bytes;
-        const F512 dd = v512::mul_f(dw, v512::set1_f(half_to_float(load_u16(ab))));
-        alignas(32) int32_t start[8];
-        v512::neg_word_sums_x128(ab + 2, start);
+        const uint8_t* ab = a + static_cast<uint64_t>(t) * a_stride + static_cast<uint64_t>(ib) * kActBytes;
+        const F512 dd = v512::mul_f(dw, v512::set1_f(load_f32(ab)));
         for (int i = 0; i < 8; ++i) {
-          const I512 sum = v512::dpbusd(v512::set1_i(start[i]), words[i], v512::bcast4(ab + 2 + 4 * i));
+          const I512 start = v512::bcast4(ab + kActStart + 4 * i);
+          const I512 sum = v512::dpbusd(start, words[i], v512::bcast4(ab + kActCodes + 4 * i));
           acc[t][i] = v512::fmadd_f(dd, v512::cvt_f(sum), acc[t][i]);
         }
       }
@@ -109,10 +128,14 @@ struct Kernel {
 
   // Two tokens at a time: their sixteen accumulators and the block's eight words fill the registers.
   static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
-                     int64_t) {
+                     int64_t, bool first) {
     int64_t t = 0;
-    for (; t + 2 <= n_tokens; t += 2) tile<2>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
-    for (; t < n_tokens; ++t) tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t + 2 <= n_tokens; t += 2) {
+      tile<2>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
+    for (; t < n_tokens; ++t) {
+      tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
   }
 
   // The lanes added as the one-row kernel's horizontal sum adds them: ((0 + 4) + (2 + 6)) + ((1 + 5) + (3 + 7)).
@@ -136,6 +159,11 @@ void dot(const DotArgs& a) noexcept {
   }
 }
 
+// KernelTable::prepare_q8_0: the layout is the same for every weight type of this kernel.
+void prepare_q8_0_row(const uint8_t* act, uint8_t* dst, int64_t n) noexcept {
+  Kernel<unpack_q8_0, kQ8_0Bytes>::prepare(act, n / 32, dst);
+}
+
 }  // namespace block32x16
 }  // namespace
 
@@ -146,6 +174,7 @@ void register_block32(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kQ5_0)] = dot<GgmlType::kQ5_0, unpack_q5_0, sizeof(BlockQ5_0)>;
   t.dot[static_cast<size_t>(GgmlType::kQ8_0)] = dot<GgmlType::kQ8_0, unpack_q8_0, kQ8_0Bytes>;
   t.dot[static_cast<size_t>(GgmlType::kIQ4_NL)] = dot<GgmlType::kIQ4_NL, unpack_iq4_nl, sizeof(BlockIq4Nl)>;
+  t.prepare_q8_0 = prepare_q8_0_row;
 }
 }  // namespace R1_AVX512_NS
 

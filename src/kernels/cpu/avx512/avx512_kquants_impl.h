@@ -93,11 +93,12 @@ inline void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
 // Sixteen packed rows against NT tokens, adding super-blocks [0, nb) into st[0, NT). kPerSpan: one rounding
 // per 64 elements (the grouped tokens), otherwise one per super-block.
 template <int NT, bool kPerSpan>
-R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st,
+                         bool first) {
   F512 acc[NT], accm[NT];
   for (int t = 0; t < NT; ++t) {
-    acc[t] = v512::load_f(st[t].acc);
-    accm[t] = v512::load_f(st[t].accm);
+    acc[t] = first ? v512::zero_f() : v512::load_f(st[t].acc);
+    accm[t] = first ? v512::zero_f() : v512::load_f(st[t].accm);
   }
   for (int64_t ib = 0; ib < nb; ++ib) {
     const Packed& b = w[ib];
@@ -167,10 +168,14 @@ struct Kernel {
   static constexpr size_t kActBytes = kQ8_KBytes;
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) { q4k16::pack(w, w_stride, nb, out); }
   static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
-                     int64_t grouped_tokens) {
+                     int64_t grouped_tokens, bool first) {
     int64_t t = 0;
-    for (; t + 4 <= grouped_tokens; t += 4) tile<4, true>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
-    for (; t < n_tokens; ++t) tile<1, false>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t + 4 <= grouped_tokens; t += 4) {
+      tile<4, true>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
+    for (; t < n_tokens; ++t) {
+      tile<1, false>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
   }
   static void finish(const State& st, float* y) {
     v512::store_f(y, v512::sub_f(v512::load_f(st.acc), v512::load_f(st.accm)));
@@ -261,9 +266,10 @@ struct Kernel {
   }
 
   template <int NT>
-  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st) {
+  static R1_V512_INLINE void tile(const Packed* w, int64_t nb, const uint8_t* a, uint64_t a_stride, State* st,
+                         bool first) {
     F512 acc[NT];
-    for (int t = 0; t < NT; ++t) acc[t] = v512::load_f(st[t].acc);
+    for (int t = 0; t < NT; ++t) acc[t] = first ? v512::zero_f() : v512::load_f(st[t].acc);
     for (int64_t ib = 0; ib < nb; ++ib) {
       const Packed& b = w[ib];
       const uint8_t* ab = a + static_cast<uint64_t>(ib) * kQ8_KBytes;
@@ -295,10 +301,14 @@ struct Kernel {
   }
 
   static void tokens(const Packed* w, int64_t nb, const uint8_t* act, uint64_t a_stride, State* st, int64_t n_tokens,
-                     int64_t) {
+                     int64_t, bool first) {
     int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) tile<4>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
-    for (; t < n_tokens; ++t) tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t);
+    for (; t + 4 <= n_tokens; t += 4) {
+      tile<4>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
+    for (; t < n_tokens; ++t) {
+      tile<1>(w, nb, act + static_cast<uint64_t>(t) * a_stride, a_stride, st + t, first);
+    }
   }
 
   static void finish(const State& st, float* y) { v512::store_f(y, v512::load_f(st.acc)); }

@@ -5,9 +5,11 @@
 // tokens, `--repack off`, the last n_rows % 16 rows) go to `rest`, the AVX2 kernel of the same sums.
 //
 // A kernel K provides: Packed (sixteen rows of one block), State (one token's sums), kBlock (elements per
-// block), kWeightBytes (bytes per block of a weight row), kActBytes (per block of an activation row),
-// pack(w, w_stride, nb, out), tokens(packed, nb, act, a_stride, state, n_tokens, grouped_tokens) and
-// finish(state, y).
+// block), kWeightBytes (bytes per block of a weight row), kActBytes (per block of an activation row as its
+// tiles read it), pack(w, w_stride, nb, out), tokens(packed, nb, act, a_stride, state, n_tokens,
+// grouped_tokens, first: the first chunk, whose sums start at zero instead of from state) and
+// finish(state, y); optionally prepare(activation row, nb, out), which rewrites an activation row into the
+// layout its tiles read (registered as KernelTable::prepare_q8_0 too).
 //
 // Each kernel file includes this header for everything it needs: the vector functions (avx512_vec.h), the
 // scalar unpackers (cpu_unpack.h), and R1_AVX512_NS, the namespace of its register function (avx512 natively;
@@ -64,14 +66,25 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
   const int64_t chunk = per_chunk > 0 ? per_chunk : 1;
   auto* packed = static_cast<typename K::Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(typename K::Packed)));
   auto* state = static_cast<typename K::State*>(thread_scratch(1, static_cast<size_t>(a.n_tokens) * sizeof(typename K::State)));
+  // The activations as the tiles read them: the call's rows, or for a kernel with its own layout
+  // (K::prepare, kActBytes per block) the copy quantize_activations prepared once per matmul.
+  const uint8_t* act = a.a;
+  uint64_t act_stride = a.a_stride;
+  if constexpr (requires { &K::prepare; }) {
+    if (a.a_prepared == nullptr) {
+      rest(a);
+      return;
+    }
+    act = a.a_prepared;
+    act_stride = a.a_prepared_stride;
+  }
   for (int64_t r = 0; r < rows16; r += 16) {
-    std::memset(static_cast<void*>(state), 0, static_cast<size_t>(a.n_tokens) * sizeof(typename K::State));
     for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
       const int64_t nc = nb - c0 < chunk ? nb - c0 : chunk;
       K::pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * K::kWeightBytes, a.w_stride,
               nc, packed);
-      K::tokens(packed, nc, a.a + static_cast<uint64_t>(c0) * K::kActBytes, a.a_stride, state, a.n_tokens,
-                a.grouped_tokens);
+      K::tokens(packed, nc, act + static_cast<uint64_t>(c0) * K::kActBytes, act_stride, state, a.n_tokens,
+                a.grouped_tokens, c0 == 0);
     }
     for (int64_t t = 0; t < a.n_tokens; ++t) K::finish(state[t], a.y + t * a.y_stride + r);
   }
