@@ -2,6 +2,11 @@
 """Trains one bundled reasoning model on CPU and saves it as a Hugging Face folder.
 
     scripts/train/train.py --arch qwen2 --out build/train/qwen2 [--minutes 55] [--workers 2] [--seed 1]
+        [--set KEY=VALUE]... [--mix FAMILY=WEIGHT,...]
+
+--set changes an entry of the architecture's config (heads, sizes, ...), --mix the training mix of the task
+families; both are written to the log, and --set to config.json, so a variant is a command line, not a copy of
+this script.
 
 Writes config.json, model.safetensors, tokenizer.json, tokenizer_config.json (with R1's chat template) and
 train_log.txt. `r1 convert` turns the folder into the GGUF under models/ (see models/README.md).
@@ -85,6 +90,37 @@ def config_for(arch, vocab_size):
             "qk_rope_head_dim": 32, "v_head_dim": 32, "rope_theta": 10000.0, "rope_scaling": None,
             "tie_word_embeddings": False, "num_nextn_predict_layers": 0, "moe_layer_freq": 1,
             "ep_size": 1, "aux_loss_alpha": 0.0, "seq_aux": False}
+
+
+def parse_override(kv):
+    """--set KEY=VALUE: the value as JSON (numbers, true/false, null, lists), else as the string itself."""
+    key, sep, value = kv.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--set wants KEY=VALUE, got {kv!r}")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def parse_mix_entry(kv):
+    family, sep, weight = kv.partition("=")
+    if not sep or family not in tasks.TRAIN_MIX:
+        raise ValueError(f"--mix wants FAMILY=WEIGHT with a family of {sorted(tasks.TRAIN_MIX)}, got {kv!r}")
+    try:
+        w = float(weight)
+    except ValueError:
+        raise ValueError(f"--mix: {weight!r} is not a number") from None
+    if w < 0:
+        raise ValueError(f"--mix: {family} has a negative weight")
+    return family, w
+
+
+def with_overrides(config, overrides):
+    unknown = sorted(k for k in overrides if k not in config)
+    if unknown:
+        raise SystemExit(f"train.py: --set names no config entry: {', '.join(unknown)}")
+    return {**config, **overrides}
 
 
 def conversation(s):
@@ -247,7 +283,18 @@ def main():
     ap.add_argument("--lr", type=float, default=1.5e-3)
     ap.add_argument("--vocab", type=int, default=512)
     ap.add_argument("--init", default="", help="continue from this saved folder (vocabulary and weights)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override an entry of config.json, the value read as JSON (repeatable), "
+                         "e.g. --set num_attention_heads=16")
+    ap.add_argument("--mix", default="", metavar="FAMILY=WEIGHT,...",
+                    help="how often each task family is drawn in training (default: tasks.TRAIN_MIX), "
+                         "e.g. --mix add=2,sub=2,mul=3,convert=1,word=6")
     args = ap.parse_args()
+    try:
+        args.set = dict(parse_override(kv) for kv in args.set)
+        args.mix = dict(parse_mix_entry(kv) for kv in args.mix.split(",") if kv)
+    except ValueError as e:
+        ap.error(str(e))
     if args.workers < 1:
         ap.error("--workers must be at least 1")
     if args.workers == 1:
@@ -277,6 +324,11 @@ def train(rank, args, port):
             log.write(msg + "\n")
             log.flush()
 
+    tasks.TRAIN_MIX.update(args.mix)  # every worker process draws from the same mix
+    if args.mix:
+        say("training mix " + ", ".join(f"{f}={w:g}" for f, w in tasks.TRAIN_MIX.items()))
+    if args.set:
+        say("config overrides " + ", ".join(f"{k}={json.dumps(v)}" for k, v in args.set.items()))
     corpus = []
     for _ in range(3000):
         prompt, completion = conversation(tasks.sample(rng, "train"))
@@ -285,7 +337,7 @@ def train(rank, args, port):
         # Continue from a saved folder: its vocabulary and weights (the router bias included).
         import verify  # noqa: E402 (PyTorch-side loaders)
         tok = verify.load_tokenizer(args.init)
-        config = config_for(args.arch, len(tok))
+        config = with_overrides(config_for(args.arch, len(tok)), args.set)
         model = models.CausalLM(config)
         missing, unexpected = model.load_state_dict(
             verify.load_safetensors(os.path.join(args.init, "model.safetensors")), strict=False)
@@ -293,7 +345,7 @@ def train(rank, args, port):
         say(f"continuing from {args.init}")
     else:
         tok = bpe.train([t for text in corpus for t in tok_free_parts(text)], args.vocab)
-        config = config_for(args.arch, len(tok))
+        config = with_overrides(config_for(args.arch, len(tok)), args.set)
         model = models.CausalLM(config)
     replicas.same_start(model)
     moes = [m for m in model.modules() if isinstance(m, models.Moe)]
