@@ -260,7 +260,8 @@ struct Kernel {
         v512::store_i(o.sc[m], s[m]);
       }
       for (int p = 0; p < 8; ++p) {
-        v512::store_i(o.off[p], v512::or_i(v512::and_i(v512::slli_i<5>(s[2 * p]), low16), v512::slli_i<21>(s[2 * p + 1])));
+        const I512 lo = v512::and_i(v512::slli_i<5>(s[2 * p]), low16);  // 32 × scale 2p, low int16
+        v512::store_i(o.off[p], v512::or_i(lo, v512::slli_i<21>(s[2 * p + 1])));  // 32 × scale 2p + 1, high
       }
     }
   }
