@@ -192,12 +192,42 @@ TEST(Avx512Emulated, KernelsMatchReference) {
     const Matrix m = random_matrix(type, kRows, cols, seed++);
     const std::vector<float> x = random_activations(kTokens, cols, seed++);
     std::vector<float> got(static_cast<size_t>(kTokens * kRows)), want(got.size());
-    kernels.matmul(m.view, x.data(), kTokens, got.data(), 0, kRows);
     avx2.matmul(m.view, x.data(), kTokens, want.data(), 0, kRows);
-    EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0) << "differs from the AVX2 kernel";
+    // In one pass over the tokens, and in passes of at most 4 and 8 (passes of 4 + 4 + 3 and 8 + 3 tokens).
+    for (int64_t pass : {0, 4, 8}) {
+      CpuKernels in_passes = kernels;
+      in_passes.set_pass_tokens(pass);
+      std::fill(got.begin(), got.end(), -1.0f);
+      in_passes.matmul(m.view, x.data(), kTokens, got.data(), 0, kRows);
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), got.size() * sizeof(float)), 0)
+          << "differs from the AVX2 kernel, passes of " << pass << " tokens";
+    }
   }
 }
 #endif
+
+// Natively where the CPU has AVX-512 VNNI: passes over the tokens change no bit, on a row range of several
+// groups of sixteen and a tail, and tokens past a multiple of the pass (Q4_K's grouped tokens included).
+TEST(CpuKernels, Avx512PassesGiveTheOnePassBits) {
+  const std::vector<CpuIsa> isas = CpuKernels::available(detect_cpu_features());
+  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) == isas.end()) GTEST_SKIP() << "no AVX-512 VNNI here";
+  constexpr int64_t kRows = 75, kTokens = 27;
+  uint32_t seed = 900;
+  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
+    SCOPED_TRACE(type_info(type).name);
+    const int64_t cols = type_info(type).block_size == 256 ? 4096 : 2048;
+    const Matrix m = random_matrix(type, kRows, cols, seed++);
+    const std::vector<float> x = random_activations(kTokens, cols, seed++);
+    CpuKernels kernels = CpuKernels::for_isa(CpuIsa::kAvx512);
+    std::vector<float> one(static_cast<size_t>(kTokens * kRows)), passes(one.size());
+    kernels.matmul(m.view, x.data(), kTokens, one.data(), 3, kRows);
+    for (int64_t pass : {4, 5, 12}) {
+      kernels.set_pass_tokens(pass);
+      kernels.matmul(m.view, x.data(), kTokens, passes.data(), 3, kRows);
+      EXPECT_EQ(std::memcmp(one.data(), passes.data(), one.size() * sizeof(float)), 0) << "passes of " << pass;
+    }
+  }
+}
 
 // The super-block formats without a packed prompt kernel unpack each row once per call for prompts
 // (dot_super_unpacked) and sum in the one-token kernel's order: a prompt gives each token the bits it gets alone.

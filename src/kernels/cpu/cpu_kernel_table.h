@@ -30,7 +30,8 @@ inline constexpr size_t kQ8_KBsumsOffset = 260;
 // Weight rows are w_stride bytes apart, activation rows a_stride bytes apart; both need no alignment.
 // The activation rows are in the format activation_type_for(weight type) names; F32/F16/BF16 activations
 // are stored as float32 values already rounded to that format. Cache blocking is the caller's: it passes
-// a row block small enough to stay in cache while the kernel walks the tokens in register tiles.
+// a row block small enough to stay in cache while the kernel walks the tokens in register tiles, or for a
+// kernel that blocks its rows itself the rows its table names (KernelTable::prompt_rows).
 struct DotArgs {
   int64_t n = 0;  // elements per row (a multiple of the weight type's block size)
   const uint8_t* w = nullptr;
@@ -48,6 +49,8 @@ struct DotArgs {
   // Calls with four or more tokens may pack the weight rows eight at a time (dot_rows8 in avx2_common.h);
   // false keeps every token on the file's layout (`--repack off`).
   bool pack_rows = true;
+  // The most tokens a kernel that takes the tokens in passes (dot_rows16) puts in one; 0: its cache budget.
+  int64_t pass_tokens = 0;
   // The same activation rows in the table's prepared layout (KernelTable::prepare_q8_0), a_prepared_stride
   // bytes apart; null where there is none.
   const uint8_t* a_prepared = nullptr;
@@ -80,6 +83,8 @@ inline constexpr size_t kMaxTypeId = 64;
 struct KernelTable {
   const char* isa;
   DotFn dot[kMaxTypeId];  // indexed by GgmlType id; null: no kernel for that weight type in this ISA
+  // Rows per call of several tokens for the dot kernels that block rows themselves; 0: the caller's block.
+  int64_t prompt_rows[kMaxTypeId];
   AttentionFn attention_flash;      // F16/Q8_0 caches, flash; null: attention_ref runs
   QuantizeQ8KFn quantize_q8_k;      // null: the scalar quantize_row_q8_k_activations runs
   QuantizeQ8KFn quantize_q8_0;      // null: the scalar quantize_row_q8_0_activations runs

@@ -209,8 +209,9 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     return;
   }
   // One token: stream all rows once. Several tokens: blocks of rows, each multiplied with every token while
-  // it is in cache.
-  const int64_t block = act.n_tokens == 1 ? row_end - row_begin : kRowBlock;
+  // it is in cache (the kernel's own row count where it blocks its rows itself).
+  const int64_t own = fn == table_->find(w.type) ? table_->prompt_rows[static_cast<size_t>(w.type)] : 0;
+  const int64_t block = act.n_tokens == 1 ? row_end - row_begin : (own > 0 ? own : kRowBlock);
   for (int64_t r0 = row_begin; r0 < row_end; r0 += block) {
     cpu::DotArgs args;
     args.n = w.cols;
@@ -224,6 +225,7 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.y_stride = w.rows;
     args.grouped_tokens = q4_k_grouped_tokens(act.n_tokens);
     args.pack_rows = repack_;
+    args.pass_tokens = pass_tokens_;
     if (!act.prepared.empty()) {
       args.a_prepared = act.prepared.data();
       args.a_prepared_stride = act.prepared_row_bytes;

@@ -62,6 +62,9 @@ class CpuKernels {
   static bool repack_from_name(std::string_view name);  // throws r1::Error on an unknown name
   void set_repack(bool on) { repack_ = on; }
   bool repack() const { return repack_; }
+  // Tests: the most tokens the packed prompt kernels take per pass over the rows (0: their cache budget
+  // decides), so that the passes can be exercised on small shapes.
+  void set_pass_tokens(int64_t n) { pass_tokens_ = n; }
   std::string_view isa_name() const { return cpu_isa_name(isa_); }
 
   // True when matmul can handle this weight type at all, and when it has a block kernel for it in this ISA
@@ -93,6 +96,7 @@ class CpuKernels {
   CpuIsa isa_;
   const cpu::KernelTable* table_;
   bool repack_ = true;
+  int64_t pass_tokens_ = 0;
 };
 
 }  // namespace r1

@@ -174,6 +174,9 @@ void register_block32(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kQ5_0)] = dot<GgmlType::kQ5_0, unpack_q5_0, sizeof(BlockQ5_0)>;
   t.dot[static_cast<size_t>(GgmlType::kQ8_0)] = dot<GgmlType::kQ8_0, unpack_q8_0, kQ8_0Bytes>;
   t.dot[static_cast<size_t>(GgmlType::kIQ4_NL)] = dot<GgmlType::kIQ4_NL, unpack_iq4_nl, sizeof(BlockIq4Nl)>;
+  for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
+    t.prompt_rows[static_cast<size_t>(type)] = kRows16CallRows;
+  }
   t.prepare_q8_0 = prepare_q8_0_row;
 }
 }  // namespace R1_AVX512_NS

@@ -325,6 +325,8 @@ namespace R1_AVX512_NS {
 void register_kquants(KernelTable& t) {
   t.dot[static_cast<size_t>(GgmlType::kQ4_K)] = q4k16::dot;
   t.dot[static_cast<size_t>(GgmlType::kQ6_K)] = q6k16::dot;
+  t.prompt_rows[static_cast<size_t>(GgmlType::kQ4_K)] = kRows16CallRows;
+  t.prompt_rows[static_cast<size_t>(GgmlType::kQ6_K)] = kRows16CallRows;
 }
 }  // namespace R1_AVX512_NS
 
