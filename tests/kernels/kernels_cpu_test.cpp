@@ -213,7 +213,8 @@ TEST(CpuKernels, Avx512PassesGiveTheOnePassBits) {
   if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) == isas.end()) GTEST_SKIP() << "no AVX-512 VNNI here";
   constexpr int64_t kRows = 75, kTokens = 27;
   uint32_t seed = 900;
-  for (GgmlType type : {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
+  for (GgmlType type :
+       {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
     SCOPED_TRACE(type_info(type).name);
     const int64_t cols = type_info(type).block_size == 256 ? 4096 : 2048;
     const Matrix m = random_matrix(type, kRows, cols, seed++);

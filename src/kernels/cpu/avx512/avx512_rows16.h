@@ -102,7 +102,8 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
   using Packed = typename K::Packed;
   using State = typename K::State;
   const int64_t nb = a.n / K::kBlock;
-  const int64_t chunk = kRows16ChunkBytes / sizeof(Packed) > 0 ? static_cast<int64_t>(kRows16ChunkBytes / sizeof(Packed)) : 1;
+  const auto per_chunk = static_cast<int64_t>(kRows16ChunkBytes / sizeof(Packed));
+  const int64_t chunk = per_chunk > 0 ? per_chunk : 1;
   // Passes are multiples of 4, so the grouped tokens (a multiple of 4 from the first) keep their four-token tiles.
   const auto pass_for = [](size_t budget, size_t per_token) {
     const int64_t fit = static_cast<int64_t>(budget / per_token) / 4 * 4;
