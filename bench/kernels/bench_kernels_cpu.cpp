@@ -6,8 +6,8 @@
 //                                   show the kernel's own speed apart from DRAM.
 //   Prefill/<type>/<isa>/<tokens>   64 or 512 tokens through one 4096×4096 matrix; GFLOP/s (2·rows·cols·tokens).
 //   MemRead/threads:T               a plain sum over a 1 GiB buffer: the machine's read bandwidth, for the ratio.
-//   Attention/<shape>/<isa>/<n_kv>   one query token over n_kv cached F16 positions, all heads, one thread, flash
-//                                   numerics; GFLOP/s (2·heads·n_kv·(dk + dv)). Shapes: mla (DeepSeek-R1's
+//   Attention/<shape>/<isa>/<n_kv>   one query token over n_kv (256, 1024) cached F16 positions, all heads, one
+//                                   thread, flash numerics; GFLOP/s (2·heads·n_kv·(dk + dv)). Shapes: mla (DeepSeek-R1's
 //                                   absorbed form: 128 heads over one 576-value latent row, 512 of it the value)
 //                                   and gqa (R1-Distill-Qwen-7B: 28 heads over 4 KV heads of 128).
 // Usage: bench_kernels_cpu [--benchmark_filter=REGEX] (see docs/PERFORMANCE.md for the recorded runs).
@@ -190,9 +190,13 @@ void register_all() {
   for (CpuIsa isa : CpuKernels::available(features)) {
     const std::string isa_name(cpu_isa_name(isa));
     for (const AttentionShape& sh : kAttentionShapes) {
-      benchmark::RegisterBenchmark((std::string("Attention/") + sh.name + "/" + isa_name + "/1024").c_str(), bm_attention,
-                                   sh, isa, int64_t{1024})
-          ->UseRealTime()->Unit(benchmark::kMillisecond);
+      // 256 cached positions: the fp16 running output of short contexts; 1024: the float one, in score blocks.
+      for (int64_t n_kv : {256, 1024}) {
+        benchmark::RegisterBenchmark(
+            (std::string("Attention/") + sh.name + "/" + isa_name + "/" + std::to_string(n_kv)).c_str(), bm_attention, sh,
+            isa, n_kv)
+            ->UseRealTime()->Unit(benchmark::kMillisecond);
+      }
     }
     for (GgmlType t : kTypes) {
       const std::string type_name(type_info(t).name);

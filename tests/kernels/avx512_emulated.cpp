@@ -4,6 +4,7 @@
 #define R1_AVX512_NS avx512_emulated
 #include "avx512/avx512_block32_impl.h"
 #include "avx512/avx512_kquants_impl.h"
+#include "avx512/avx512_attention_impl.h"
 
 namespace r1::cpu {
 
@@ -14,6 +15,7 @@ const KernelTable& avx512_emulated_table() {
     t.isa = "avx512-emulated";
     avx512_emulated::register_kquants(t);
     avx512_emulated::register_block32(t);
+    avx512_emulated::register_attention(t);
     return t;
   }();
   return table;

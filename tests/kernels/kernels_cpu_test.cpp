@@ -405,10 +405,19 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
   std::mt19937 rng(11);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   const CpuFeatures features = detect_cpu_features();
-  for (CpuIsa isa : CpuKernels::available(features)) {
-    const CpuKernels kernels = CpuKernels::for_isa(isa);
+  std::vector<CpuKernels> all;
+  for (CpuIsa isa : CpuKernels::available(features)) all.push_back(CpuKernels::for_isa(isa));
+#if defined(__x86_64__)
+  // The AVX-512 kernel emulated too, so that a machine without AVX-512 checks its bits.
+  if (features.avx2 && features.fma && features.f16c) {
+    all.push_back(CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
+  }
+#endif
+  for (const CpuKernels& kernels : all) {
+    // Groups of 6 and 7 heads per KV head (R1-Distill-Qwen-1.5B and -7B) and 10 (past the AVX-512 kernel's 8).
     for (const Shape sh : {Shape{4, 2, 64, 64}, Shape{8, 1, 144, 128}, Shape{3, 3, 40, 20}, Shape{2, 1, 576, 512},
-                           Shape{7, 1, 80, 72}, Shape{14, 2, 32, 40}}) {
+                           Shape{7, 1, 80, 72}, Shape{14, 2, 32, 40}, Shape{12, 2, 128, 128}, Shape{7, 1, 64, 48},
+                           Shape{10, 1, 32, 32}}) {
       for (int64_t n_kv : {int64_t{1}, int64_t{7}, int64_t{100}, kFlashFloatAccumulatorFrom - 1, kFlashFloatAccumulatorFrom + 77}) {
         // Caches: F16, F32, Q8_0, and Q8_0 keys with F16 values and the other way round (Q8_0 rows need head
         // sizes in whole blocks of 32).

@@ -48,6 +48,7 @@ R1_V512_INLINE F512 load_f(const float* p) {
   return r;
 }
 R1_V512_INLINE void store_f(float* p, F512 a) { std::memcpy(p, a.v, 64); }  // unaligned
+R1_V512_INLINE F512 loadu_f(const float* p) { return load_f(p); }  // any alignment
 R1_V512_INLINE I512 zero_i() { return I512{}; }
 R1_V512_INLINE F512 zero_f() { return F512{}; }
 R1_V512_INLINE I512 set1_i(int32_t x) {
@@ -177,6 +178,17 @@ R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) {
   for (int l = 0; l < 16; ++l) c.v[l] = __builtin_fmaf(a.v[l], b.v[l], c.v[l]);
   return c;
 }
+// vcvtph2ps: sixteen fp16 numbers as floats (exact).
+R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
+  F512 r;
+  for (int l = 0; l < 16; ++l) r.v[l] = static_cast<float>(std::bit_cast<_Float16>(p[l]));
+  return r;
+}
+// vcvtps2ph (round to nearest even) then vcvtph2ps: each lane rounded to fp16, as a float.
+R1_V512_INLINE F512 round_half_f(F512 a) {
+  for (int l = 0; l < 16; ++l) a.v[l] = static_cast<float>(static_cast<_Float16>(a.v[l]));
+  return a;
+}
 
 #else
 
@@ -197,6 +209,7 @@ R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {
 R1_V512_INLINE void store_i(void* p, I512 a) { _mm512_store_si512(p, a); }
 R1_V512_INLINE F512 load_f(const float* p) { return _mm512_load_ps(p); }
 R1_V512_INLINE void store_f(float* p, F512 a) { _mm512_storeu_ps(p, a); }
+R1_V512_INLINE F512 loadu_f(const float* p) { return _mm512_loadu_ps(p); }
 R1_V512_INLINE I512 zero_i() { return _mm512_setzero_si512(); }
 R1_V512_INLINE F512 zero_f() { return _mm512_setzero_ps(); }
 R1_V512_INLINE I512 set1_i(int32_t x) { return _mm512_set1_epi32(x); }
@@ -251,6 +264,12 @@ R1_V512_INLINE void neg_word_sums_x128(const uint8_t* q, int32_t out[8]) {
   _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_slli_epi32(sums, 7)));
 }
 R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) { return _mm512_fmadd_ps(a, b, c); }
+R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+R1_V512_INLINE F512 round_half_f(F512 a) {
+  return _mm512_cvtph_ps(_mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
 
 #pragma GCC diagnostic pop
 
