@@ -20,10 +20,6 @@
 #include "cpu_kernel_table.h"
 #include "ref_ops.h"
 
-#ifndef R1_AVX512_NS
-#define R1_AVX512_NS avx512
-#endif
-
 namespace r1::cpu {
 namespace {
 namespace attention16 {

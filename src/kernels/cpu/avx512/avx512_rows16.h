@@ -24,10 +24,6 @@
 #include "cpu_kernel_table.h"
 #include "cpu_unpack.h"
 
-#ifndef R1_AVX512_NS
-#define R1_AVX512_NS avx512
-#endif
-
 namespace r1::cpu {
 namespace {
 

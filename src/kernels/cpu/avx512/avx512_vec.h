@@ -16,6 +16,11 @@
 
 #define R1_V512_INLINE inline __attribute__((always_inline))
 
+// The namespace of each kernel file's register function: avx512 natively; the emulated test build names its own.
+#ifndef R1_AVX512_NS
+#define R1_AVX512_NS avx512
+#endif
+
 namespace r1::cpu {
 namespace {
 namespace v512 {
