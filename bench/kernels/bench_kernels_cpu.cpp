@@ -7,9 +7,10 @@
 //   Prefill/<type>/<isa>/<tokens>   64 or 512 tokens through one 4096×4096 matrix; GFLOP/s (2·rows·cols·tokens).
 //   MemRead/threads:T               a plain sum over a 1 GiB buffer: the machine's read bandwidth, for the ratio.
 //   Attention/<shape>/<isa>/<n_kv>   one query token over n_kv (256, 1024) cached F16 positions, all heads, one
-//                                   thread, flash numerics; GFLOP/s (2·heads·n_kv·(dk + dv)). Shapes: mla (DeepSeek-R1's
-//                                   absorbed form: 128 heads over one 576-value latent row, 512 of it the value)
-//                                   and gqa (R1-Distill-Qwen-7B: 28 heads over 4 KV heads of 128).
+//                                   thread, flash numerics; GFLOP/s (2·heads·n_kv·(dk + dv)).
+//                                   Shapes: mla (DeepSeek-R1's absorbed form: 128 heads over one 576-value
+//                                   latent row, 512 of it the value) and gqa (R1-Distill-Qwen-7B: 28 heads
+//                                   over 4 KV heads of 128).
 // Usage: bench_kernels_cpu [--benchmark_filter=REGEX] (see docs/PERFORMANCE.md for the recorded runs).
 #include <benchmark/benchmark.h>
 
@@ -192,9 +193,8 @@ void register_all() {
     for (const AttentionShape& sh : kAttentionShapes) {
       // 256 cached positions: the fp16 running output of short contexts; 1024: the float one, in score blocks.
       for (int64_t n_kv : {256, 1024}) {
-        benchmark::RegisterBenchmark(
-            (std::string("Attention/") + sh.name + "/" + isa_name + "/" + std::to_string(n_kv)).c_str(), bm_attention, sh,
-            isa, n_kv)
+        const std::string name = std::string("Attention/") + sh.name + "/" + isa_name + "/" + std::to_string(n_kv);
+        benchmark::RegisterBenchmark(name.c_str(), bm_attention, sh, isa, n_kv)
             ->UseRealTime()->Unit(benchmark::kMillisecond);
       }
     }

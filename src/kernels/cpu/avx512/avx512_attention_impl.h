@@ -79,7 +79,9 @@ void keys_fp16_acc(const AttentionParams& p, Head* const* h, const uint16_t* k, 
         ms = __builtin_expf(s.max - sc);
         s.max = sc;
         const F512 m = v512::set1_f(ms);
-        for (int e = 0; e < dv; e += 16) v512::store_f(s.acc + e, v512::round_half_f(v512::mul_f(v512::loadu_f(s.acc + e), m)));
+        for (int e = 0; e < dv; e += 16) {
+          v512::store_f(s.acc + e, v512::round_half_f(v512::mul_f(v512::loadu_f(s.acc + e), m)));
+        }
       } else {
         vs = __builtin_expf(sc - s.max);
       }
@@ -150,8 +152,8 @@ void keys(const AttentionParams& p, bool fp16_acc, Head* const* h, const uint16_
   else keys_float_acc<G>(p, h, k, k_stride, v, v_stride, j0, j1);
 }
 
-using KeysFn = void (*)(const AttentionParams&, bool, Head* const*, const uint16_t*, uint64_t, const uint16_t*, uint64_t,
-                        int64_t, int64_t);
+using KeysFn = void (*)(const AttentionParams&, bool, Head* const*, const uint16_t*, uint64_t, const uint16_t*,
+                        uint64_t, int64_t, int64_t);
 inline constexpr KeysFn kKeys[kMaxGroup] = {keys<1>, keys<2>, keys<3>, keys<4>, keys<5>, keys<6>, keys<7>, keys<8>};
 
 // Keys in blocks of about 64 KiB of one KV head's rows, every head of the range over a block before the next
