@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cpu_features.h"
@@ -254,23 +255,35 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
 }
 
 // Under AVX-512 a Q6_K row rounds the same way for prompts (sixteen packed rows) and for decode (eight rows on
-// the file's layout, avx512_decode.cpp): one exact integer total per super-block. The reference test
+// the file's layout, avx512_decode.h): one exact integer total per super-block. The reference test
 // holds Q6_K only to a bound, so this pins the decode kernel to the prompt kernel's bits, which the emulated
-// test pins to the AVX2 prompt kernel's.
+// test pins to the AVX2 prompt kernel's. Natively where the CPU has AVX-512 VNNI, emulated on any x86-64.
 TEST(CpuKernels, Avx512Q6KDecodeGivesThePromptBits) {
   const CpuFeatures features = detect_cpu_features();
   const auto isas = CpuKernels::available(features);
-  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) == isas.end()) GTEST_SKIP() << "no AVX-512 VNNI here";
-  const CpuKernels kernels = CpuKernels::for_isa(CpuIsa::kAvx512);
+  std::vector<std::pair<std::string, CpuKernels>> tables;
+  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) != isas.end()) {
+    tables.emplace_back("native", CpuKernels::for_isa(CpuIsa::kAvx512));
+  }
+#if defined(__x86_64__)
+  if (features.avx2 && features.fma && features.f16c) {
+    tables.emplace_back("emulated", CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
+  }
+#endif
+  if (tables.empty()) GTEST_SKIP() << "no AVX-512 kernels here, native or emulated";
   constexpr int64_t kRows = 64, kCols = 2816, kTokens = 6;  // whole groups of sixteen; 11 super-blocks
   const Matrix m = random_matrix(GgmlType::kQ6_K, kRows, kCols, 501);
   const std::vector<float> x = random_activations(kTokens, kCols, 502);
-  std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
-  kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
-  for (int64_t t = 0; t < kTokens; ++t) kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
-  int differing = 0;
-  for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
-  EXPECT_EQ(differing, 0);
+  for (const auto& [name, kernels] : tables) {
+    std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
+    kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
+    for (int64_t t = 0; t < kTokens; ++t) {
+      kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
+    }
+    int differing = 0;
+    for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
+    EXPECT_EQ(differing, 0) << name;
+  }
 }
 
 // Activation rows to 8-bit blocks: each ISA's quantizer writes the scalar one's bytes, on rows of N(0, 1) values

@@ -109,13 +109,6 @@ namespace avx512 {
 void register_kquants(KernelTable& t);  // avx512_kquants_impl.h
 void register_block32(KernelTable& t);  // avx512_block32_impl.h
 void register_attention(KernelTable& t);  // avx512_attention_impl.h (F16 caches; the rest through AVX2)
-// Q4_K for calls whose tokens are all ungrouped (decode), eight rows at a time; `rest` takes every other call and
-// the last n_rows % 8 rows. Native AVX-512 VNNI only.
-void dot_q4k_ungrouped(const DotArgs& a, DotFn rest) noexcept;  // avx512_decode.cpp
-// Q6_K for calls of fewer than four tokens (decode) the same way, rounding as the prompt kernels do.
-void dot_q6k_few_tokens(const DotArgs& a, DotFn rest) noexcept;  // avx512_decode.cpp
-// Q8_0 for calls of fewer than four tokens, in llama.cpp's order as every Q8_0 kernel.
-void dot_q8_0_few_tokens(const DotArgs& a, DotFn rest) noexcept;  // avx512_decode.cpp
 }  // namespace avx512
 #endif
 

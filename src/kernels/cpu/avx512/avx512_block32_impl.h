@@ -12,6 +12,7 @@
 // Compiled natively (avx512_block32.cpp) and emulated in tests/kernels, like avx512_kquants_impl.h.
 #pragma once
 
+#include "avx512_decode.h"
 #include "avx512_rows16.h"
 
 namespace r1::cpu {
@@ -148,12 +149,12 @@ struct Kernel {
   }
 };
 
-// Q8_0's calls of fewer than four tokens natively through the eight-row VNNI kernel (avx512_decode.cpp); the
+// Q8_0's calls of fewer than four tokens natively through the eight-row VNNI kernel (avx512_decode.h); the
 // other formats' and the rest through AVX2.
 template <GgmlType kType, void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
 void dot(const DotArgs& a) noexcept {
   if constexpr (kType == GgmlType::kQ8_0) {
-    dot_rows16<Kernel<Unpack, kBytes>>(a, rest_of<kType, avx512::dot_q8_0_few_tokens>);
+    dot_rows16<Kernel<Unpack, kBytes>>(a, rest_of<kType, decode8::q8_0_few_tokens>);
   } else {
     dot_rows16<Kernel<Unpack, kBytes>>(a, rest_of<kType, avx2_only>);
   }

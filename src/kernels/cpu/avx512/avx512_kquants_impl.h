@@ -6,13 +6,14 @@
 //   the others (the reference's bits).
 // - Q6_K: as the AVX2 Q6KRows8Kernel: the whole super-block's integer total per row (the -32 offset taken off
 //   through the activations' sums per 16), rounded once.
-// The AVX2 kernels take every call these do not (decode, fewer than four tokens, `--repack off`, the last
-// n_rows % 16 rows).
+// Decode goes to the eight-row kernels of avx512_decode.h; the AVX2 kernels take every other call these do not
+// (`--repack off`, the last n_rows % 16 rows).
 //
 // Compiled twice: natively in avx512_kquants.cpp, and with R1_AVX512_EMULATED in tests/kernels, where
 // R1_AVX512_NS names another namespace, so machines without AVX-512 test these exact loops too.
 #pragma once
 
+#include "avx512_decode.h"
 #include "avx512_rows16.h"
 
 namespace r1::cpu {
@@ -183,7 +184,7 @@ struct Kernel {
 };
 
 // Decode (the ungrouped tokens) natively through the eight-row VNNI kernel, the rest through AVX2.
-void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ4_K, avx512::dot_q4k_ungrouped>); }
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ4_K, decode8::q4k_ungrouped>); }
 
 }  // namespace q4k16
 
@@ -316,7 +317,7 @@ struct Kernel {
 };
 
 // Calls of fewer than four tokens natively through the eight-row VNNI kernel, the rest through AVX2.
-void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ6_K, avx512::dot_q6k_few_tokens>); }
+void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ6_K, decode8::q6k_few_tokens>); }
 
 }  // namespace q6k16
 }  // namespace

@@ -36,15 +36,11 @@ inline DotArgs rows_from(const DotArgs& a, int64_t r0) {
   return tail;
 }
 
-// What takes the calls dot_rows16 does not: natively `decode` (an eight-row kernel of avx512_decode.cpp, which
-// passes on to the AVX2 kernel what it does not take itself), in the emulated build the AVX2 kernel.
+// What takes the calls dot_rows16 does not: `decode` (an eight-row kernel of avx512_decode.h, which passes on
+// to the AVX2 kernel what it does not take itself), or the AVX2 kernel alone (avx2_only).
 template <GgmlType kType, void (*kDecode)(const DotArgs&, DotFn) noexcept>
 void rest_of(const DotArgs& a) noexcept {
-#if defined(R1_AVX512_EMULATED)
-  avx2_table().dot[static_cast<size_t>(kType)](a);
-#else
   kDecode(a, avx2_table().dot[static_cast<size_t>(kType)]);
-#endif
 }
 inline void avx2_only(const DotArgs& a, DotFn avx2) noexcept { avx2(a); }
 

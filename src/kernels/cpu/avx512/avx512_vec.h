@@ -195,6 +195,95 @@ R1_V512_INLINE F512 round_half_f(F512 a) {
   return a;
 }
 
+// Bytes and int16 lanes of a vector, for the byte and word instructions below.
+struct Bytes64 {
+  uint8_t b[64];
+};
+R1_V512_INLINE Bytes64 bytes_of(I512 a) { return std::bit_cast<Bytes64>(a); }
+R1_V512_INLINE I512 from_bytes(Bytes64 b) { return std::bit_cast<I512>(b); }
+struct Words32 {
+  int16_t w[32];
+};
+R1_V512_INLINE Words32 words_of(I512 a) { return std::bit_cast<Words32>(a); }
+R1_V512_INLINE I512 from_words(Words32 w) { return std::bit_cast<I512>(w); }
+
+// vpbroadcastq: the eight bytes of x in every 64 bits.
+R1_V512_INLINE I512 set1_i64(uint64_t x) {
+  I512 r;
+  for (int k = 0; k < 8; ++k) std::memcpy(&r.v[2 * k], &x, 8);
+  return r;
+}
+// vpshufb: in each 128-bit lane, byte i is byte (idx[i] & 15) of a's same lane, or 0 where idx[i] >= 0x80.
+R1_V512_INLINE I512 shuffle_bytes(I512 a, I512 idx) {
+  const Bytes64 x = bytes_of(a), i = bytes_of(idx);
+  Bytes64 r;
+  for (int k = 0; k < 64; ++k) r.b[k] = (i.b[k] & 0x80) ? 0 : x.b[(k & ~15) | (i.b[k] & 15)];
+  return from_bytes(r);
+}
+// vpmaddubsw: per int16 lane, two unsigned bytes of a times the two signed bytes of b, summed with signed
+// saturation.
+R1_V512_INLINE I512 maddubs(I512 a, I512 b) {
+  const Bytes64 x = bytes_of(a), y = bytes_of(b);
+  Words32 r;
+  for (int k = 0; k < 32; ++k) {
+    const int s = x.b[2 * k] * static_cast<int8_t>(y.b[2 * k]) + x.b[2 * k + 1] * static_cast<int8_t>(y.b[2 * k + 1]);
+    r.w[k] = static_cast<int16_t>(s < -32768 ? -32768 : s > 32767 ? 32767 : s);
+  }
+  return from_words(r);
+}
+// vpdpwssd: each lane plus the two products of its int16 halves (vpmaddwd's sum), in 32-bit arithmetic.
+R1_V512_INLINE I512 dpwssd(I512 acc, I512 a, I512 b) { return add_i(acc, madd16(a, b)); }
+// vpermw: int16 lane i is a's int16 lane (idx's int16 lane i & 31).
+R1_V512_INLINE I512 permute_i16(I512 idx, I512 a) {
+  const Words32 x = words_of(a), i = words_of(idx);
+  Words32 r;
+  for (int k = 0; k < 32; ++k) r.w[k] = x.w[i.w[k] & 31];
+  return from_words(r);
+}
+// vpermps: lane i is a's lane (idx's lane i & 15).
+R1_V512_INLINE F512 permute_f(I512 idx, F512 a) {
+  F512 r;
+  for (int l = 0; l < 16; ++l) r.v[l] = a.v[idx.v[l] & 15];
+  return r;
+}
+// vpsrlvd: each lane shifted right (logically) by the count in the same lane of n; counts over 31 give 0.
+R1_V512_INLINE I512 srlv_i(I512 a, I512 n) {
+  for (int l = 0; l < 16; ++l) {
+    const auto c = static_cast<uint32_t>(n.v[l]);
+    a.v[l] = c > 31 ? 0 : static_cast<int32_t>(static_cast<uint32_t>(a.v[l]) >> c);
+  }
+  return a;
+}
+// vpmovsxbw: the 16 signed bytes at p as int16 lanes 0..15, zero above.
+R1_V512_INLINE I512 widen_i8x16(const void* p) {
+  int8_t x[16];
+  std::memcpy(x, p, 16);
+  Words32 r{};
+  for (int k = 0; k < 16; ++k) r.w[k] = x[k];
+  return from_words(r);
+}
+// vpmovzxbw: the 8 unsigned bytes at p as int16 lanes 0..7, zero above.
+R1_V512_INLINE I512 widen_u8x8(const void* p) {
+  uint8_t x[8];
+  std::memcpy(x, p, 8);
+  Words32 r{};
+  for (int k = 0; k < 8; ++k) r.w[k] = x[k];
+  return from_words(r);
+}
+// Lane k (k < N) is the sum of v[k]'s sixteen lanes; N = 8 repeats lanes 0..7 in lanes 8..15. Integer sums
+// (wrapping), so the order of the native network does not matter.
+template <int N>
+R1_V512_INLINE I512 lane_sums(const I512 v[N]) {
+  static_assert(N == 8 || N == 16);
+  I512 r;
+  for (int k = 0; k < 16; ++k) {
+    uint32_t s = 0;
+    for (int l = 0; l < 16; ++l) s += static_cast<uint32_t>(v[k % N].v[l]);
+    r.v[k] = static_cast<int32_t>(s);
+  }
+  return r;
+}
+
 #else
 
 using I512 = __m512i;
@@ -274,6 +363,43 @@ R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
 }
 R1_V512_INLINE F512 round_half_f(F512 a) {
   return _mm512_cvtph_ps(_mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+
+R1_V512_INLINE I512 set1_i64(uint64_t x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
+R1_V512_INLINE I512 shuffle_bytes(I512 a, I512 idx) { return _mm512_shuffle_epi8(a, idx); }
+R1_V512_INLINE I512 maddubs(I512 a, I512 b) { return _mm512_maddubs_epi16(a, b); }
+R1_V512_INLINE I512 dpwssd(I512 acc, I512 a, I512 b) { return _mm512_dpwssd_epi32(acc, a, b); }
+R1_V512_INLINE I512 permute_i16(I512 idx, I512 a) { return _mm512_permutexvar_epi16(idx, a); }
+R1_V512_INLINE F512 permute_f(I512 idx, F512 a) { return _mm512_permutexvar_ps(idx, a); }
+R1_V512_INLINE I512 srlv_i(I512 a, I512 n) { return _mm512_srlv_epi32(a, n); }
+R1_V512_INLINE I512 widen_i8x16(const void* p) {
+  return _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(static_cast<const __m128i*>(p))));
+}
+R1_V512_INLINE I512 widen_u8x8(const void* p) {
+  return _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(static_cast<const __m128i*>(p))));
+}
+// A tree: pairs of vectors into one (unpack 32, add), pairs of those (unpack 64, add): each 128-bit quarter
+// then holds four vectors' partial sums; two rounds of vshufi32x4 and adds gather the quarters. 24 operations
+// for eight vectors, 45 for sixteen.
+template <int N>
+R1_V512_INLINE I512 lane_sums(const I512 v[N]) {
+  static_assert(N == 8 || N == 16);
+  I512 w[N / 2], u[N / 4], g[N / 8];
+  for (int p = 0; p < N / 2; ++p) {
+    w[p] = _mm512_add_epi32(_mm512_unpacklo_epi32(v[2 * p], v[2 * p + 1]),
+                            _mm512_unpackhi_epi32(v[2 * p], v[2 * p + 1]));
+  }
+  for (int p = 0; p < N / 4; ++p) {
+    u[p] = _mm512_add_epi32(_mm512_unpacklo_epi64(w[2 * p], w[2 * p + 1]),
+                            _mm512_unpackhi_epi64(w[2 * p], w[2 * p + 1]));
+  }
+  // g[p]: quarters [v 8p..8p+3 of quarters 0+1, of 2+3, v 8p+4..8p+7 of quarters 0+1, of 2+3].
+  for (int p = 0; p < N / 8; ++p) {
+    g[p] = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2 * p], u[2 * p + 1], 0x88),
+                            _mm512_shuffle_i32x4(u[2 * p], u[2 * p + 1], 0xDD));
+  }
+  const I512 hi = N == 16 ? g[N / 8 - 1] : g[0];
+  return _mm512_add_epi32(_mm512_shuffle_i32x4(g[0], hi, 0x88), _mm512_shuffle_i32x4(g[0], hi, 0xDD));
 }
 
 #pragma GCC diagnostic pop
