@@ -50,6 +50,15 @@ def main():
     bad = run(["run", q8, "Hi", "--fit", "maybe"])
     check(bad.returncode != 0 and "--fit" in bad.stderr, f"run --fit maybe: {bad.stderr!r}")
 
+    # --kernels picks the CPU kernels (-v names them), as r1 bench does; the reference answers the same.
+    want = run(["run", q8, "Hi", "-n", "4", "-c", "128", "--temp", "0"])
+    for kernels in ("scalar", "reference"):
+        got = run(["run", q8, "Hi", "-n", "4", "-c", "128", "--temp", "0", "-v", "--kernels", kernels])
+        check(got.returncode == 0 and f"kernels: {kernels}" in got.stderr, f"run --kernels {kernels}: {got.stderr!r}")
+        check(got.stdout == want.stdout, f"run --kernels {kernels}: {got.stdout!r} against {want.stdout!r}")
+    bad = run(["run", q8, "Hi", "--kernels", "sse2"])
+    check(bad.returncode != 0 and "--kernels" in bad.stderr, f"run --kernels sse2: {bad.stderr!r}")
+
     # Interactive chat without a terminal: messages from stdin, multi-line input, /clear, /bye.
     chat = run(["run", str(models / "tiny-qwen2-a-s1.Q8_0.gguf"), "-n", "4", "-c", "256", "-v"],
                stdin='hello\n"""\nline one\nline two\n"""\n/clear\nagain\n/bye\nnever read\n')

@@ -33,6 +33,7 @@ struct ModelFlags {
   bool no_mmap = false;
   std::string numa = "off";
   std::string repack = "auto";
+  std::string kernels = "auto";
   std::string fit = "auto";
   bool context_shift = false;
   int keep = 0;
@@ -65,6 +66,8 @@ struct ModelFlags {
     cmd->add_option("--repack", repack,
                     "Prompt kernels on weight rows packed eight at a time per call: auto (= on), on, off")
         ->check(CLI::IsMember({"auto", "on", "off"}));
+    cmd->add_option("--kernels", kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference (as r1 bench)")
+        ->check(CLI::IsMember({"auto", "avx512", "avx2", "scalar", "reference"}));
     cmd->add_option("--fit", fit,
                     "Plan where the model goes and how fast it runs, and print it before loading: on (--fit alone), "
                     "off, auto (on when a GPU is present)")
@@ -89,6 +92,7 @@ struct ModelFlags {
     o.mlock = mlock;
     o.numa = numa;
     o.repack = repack;
+    o.kernels = kernels;
     o.override_kv = override_kv;
     o.verbosity = verbosity;
     return o;
