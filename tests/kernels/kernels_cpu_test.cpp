@@ -231,6 +231,17 @@ TEST(CpuKernels, Avx512PassesGiveTheOnePassBits) {
   }
 }
 
+// How many of the outputs of one call over n_tokens tokens differ, in any bit, from those of each token alone.
+int outputs_differing_alone(const CpuKernels& kernels, const Matrix& m, const std::vector<float>& x, int64_t n_tokens,
+                            int64_t rows, int64_t cols) {
+  std::vector<float> together(static_cast<size_t>(n_tokens * rows)), alone(together.size());
+  kernels.matmul(m.view, x.data(), n_tokens, together.data(), 0, rows);
+  for (int64_t t = 0; t < n_tokens; ++t) kernels.matmul(m.view, x.data() + t * cols, 1, alone.data() + t * rows, 0, rows);
+  int differing = 0;
+  for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
+  return differing;
+}
+
 // The super-block formats without a packed prompt kernel unpack each row once per call for prompts
 // (dot_super_unpacked) and sum in the one-token kernel's order: a prompt gives each token the bits it gets alone.
 TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
@@ -243,14 +254,8 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
   for (GgmlType type : types) {
     const Matrix m = random_matrix(type, kRows, kCols, seed++);
     const std::vector<float> x = random_activations(kTokens, kCols, seed++);
-    std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
-    kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
-    for (int64_t t = 0; t < kTokens; ++t) {
-      kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
-    }
-    int differing = 0;
-    for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
-    EXPECT_EQ(differing, 0) << type_info(type).name << " under " << kernels.isa_name();
+    EXPECT_EQ(outputs_differing_alone(kernels, m, x, kTokens, kRows, kCols), 0)
+        << type_info(type).name << " under " << kernels.isa_name();
   }
 }
 
@@ -275,14 +280,7 @@ TEST(CpuKernels, Avx512Q6KDecodeGivesThePromptBits) {
   const Matrix m = random_matrix(GgmlType::kQ6_K, kRows, kCols, 501);
   const std::vector<float> x = random_activations(kTokens, kCols, 502);
   for (const auto& [name, kernels] : tables) {
-    std::vector<float> together(static_cast<size_t>(kTokens * kRows)), alone(together.size());
-    kernels.matmul(m.view, x.data(), kTokens, together.data(), 0, kRows);
-    for (int64_t t = 0; t < kTokens; ++t) {
-      kernels.matmul(m.view, x.data() + t * kCols, 1, alone.data() + t * kRows, 0, kRows);
-    }
-    int differing = 0;
-    for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
-    EXPECT_EQ(differing, 0) << name;
+    EXPECT_EQ(outputs_differing_alone(kernels, m, x, kTokens, kRows, kCols), 0) << name;
   }
 }
 
