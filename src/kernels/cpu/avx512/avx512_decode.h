@@ -44,16 +44,28 @@ inline void read_ahead(const uint8_t* w, uint64_t w_stride, int64_t ib) {
   for (int64_t l = 0; l < 8 * kBytes; l += 64) __builtin_prefetch(next + l, 0, 3);
 }
 
-// Lanes 0..7: the fp16 at byte `offset` of block ib of each of the eight rows; lanes 8..15: the one at
-// `offset2` (zero when offset2 < 0); all times da.
+// h[r]: the fp16 at byte `offset` of block ib of row r, for the eight rows.
+inline void row_halves(const uint8_t* w, uint64_t w_stride, int64_t ib, int64_t block_bytes, int64_t offset,
+                       uint16_t h[8]) {
+  for (int r = 0; r < 8; ++r) h[r] = load_u16(w + r * w_stride + ib * block_bytes + offset);
+}
+
+// Lanes 0..7: the eight rows' fp16 scales at byte `offset` of block ib, times da; zero above. (Eight halves
+// only: a vector built from sixteen went through the stack, and its load waited on the stores, 15 % of Q8_0's
+// decode speed.)
 inline F512 row_scales(const uint8_t* w, uint64_t w_stride, int64_t ib, int64_t block_bytes, int64_t offset,
-                       int64_t offset2, float da) {
-  alignas(64) uint16_t h[16] = {};
-  for (int r = 0; r < 8; ++r) {
-    const uint8_t* b = w + r * w_stride + ib * block_bytes;
-    h[r] = load_u16(b + offset);
-    if (offset2 >= 0) h[8 + r] = load_u16(b + offset2);
-  }
+                       float da) {
+  alignas(16) uint16_t h[8];
+  row_halves(w, w_stride, ib, block_bytes, offset, h);
+  return mul_f(load_halves8_f(h), set1_f(da));
+}
+
+// The same with lanes 8..15 from byte `offset2`.
+inline F512 row_scales2(const uint8_t* w, uint64_t w_stride, int64_t ib, int64_t block_bytes, int64_t offset,
+                        int64_t offset2, float da) {
+  alignas(32) uint16_t h[16];
+  row_halves(w, w_stride, ib, block_bytes, offset, h);
+  row_halves(w, w_stride, ib, block_bytes, offset2, h + 8);
   return mul_f(load_halves_f(h), set1_f(da));
 }
 
@@ -71,19 +83,20 @@ inline void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uin
   // Codes c (of a 64-byte load) pair with sub-blocks (0, 2), (1, 3), (4, 6), (5, 7): low nibbles of qs bytes
   // 0..31 are sub-block 0, high nibbles sub-block 1, and so on in pairs.
   const I512 pick[4] = {scale_picker(0, 2), scale_picker(1, 3), scale_picker(4, 6), scale_picker(5, 7)};
+  // Each sub-block's min (of 32 elements) as int16 lanes 2j, 2j + 1 (j < 8), beside the activations' two sums
+  // per 16 elements of that sub-block; zero above 256 bits.
+  const I512 min_of_sum = [] {
+    alignas(64) uint16_t idx[32];
+    for (int k = 0; k < 32; ++k) idx[k] = static_cast<uint16_t>(k < 16 ? 0x8000 | (k / 2) : 0x8080);
+    return load_i(idx);
+  }();
   F512 acc = zero_f();  // lanes 0..7: each row's scaled sums; lanes 8..15: its min sums
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_KBytes);
     const uint8_t* aq = ab + kQ8_KQsOffset;
     const I512 a_sub[4] = {loadu_2x256(aq, aq + 64), loadu_2x256(aq + 32, aq + 96), loadu_2x256(aq + 128, aq + 192),
                            loadu_2x256(aq + 160, aq + 224)};
-    // The activations' sums per 32 elements as int16 lanes 0..7 (|sum| <= 32 × 128).
-    alignas(64) int16_t bs[32] = {};
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t* p = ab + kQ8_KBsumsOffset + 4 * j;
-      bs[j] = static_cast<int16_t>(static_cast<int16_t>(load_u16(p)) + static_cast<int16_t>(load_u16(p + 2)));
-    }
-    const I512 bsum = load_i(bs);
+    const I512 bsum = bcast256(ab + kQ8_KBsumsOffset);  // the sixteen int16 sums per 16 activations, twice
     read_ahead<kQ4KBytes>(w, w_stride, ib);
 
     I512 sums[16];  // the rows' scaled code sums, then their min sums
@@ -101,10 +114,12 @@ inline void q4k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uin
       I512 s = zero_i();
       for (int c = 0; c < 4; ++c) s = dpwssd(s, maddubs(codes[c], a_sub[c]), shuffle_bytes(scales, pick[c]));
       sums[r] = s;
-      sums[8 + r] = madd16(widen_u8x8(mn), bsum);
+      uint64_t mn64;
+      std::memcpy(&mn64, mn, 8);
+      sums[8 + r] = madd16(shuffle_bytes(set1_i64(mn64), min_of_sum), bsum);
     }
-    const F512 d = row_scales(w, w_stride, ib, kQ4KBytes, offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin),
-                              load_f32(ab));
+    const F512 d = row_scales2(w, w_stride, ib, kQ4KBytes, offsetof(BlockQ4_K, d), offsetof(BlockQ4_K, dmin),
+                               load_f32(ab));
     acc = fmadd_f(cvt_f(lane_sums<16>(sums)), d, acc);
   }
   alignas(64) float out[16];
@@ -134,8 +149,7 @@ inline void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uin
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_KBytes);
     const uint8_t* aq = ab + kQ8_KQsOffset;
     const I512 a_part[4] = {loadu_i(aq), loadu_i(aq + 64), loadu_i(aq + 128), loadu_i(aq + 192)};
-    const uint8_t* bsums = ab + kQ8_KBsumsOffset;
-    const I512 bsum = loadu_2x256(bsums, bsums);  // the sixteen int16 sums per 16 activations, twice
+    const I512 bsum = bcast256(ab + kQ8_KBsumsOffset);  // the sixteen int16 sums per 16 activations, twice
     read_ahead<kQ6KBytes>(w, w_stride, ib);
 
     I512 sums[8];
@@ -157,7 +171,7 @@ inline void q6k_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const uin
       // Less 32 × the scaled sums of the activations per 16 (the codes are stored + 32).
       sums[r] = sub_i(s, slli_i<5>(madd16(sc, bsum)));
     }
-    const F512 d = row_scales(w, w_stride, ib, kQ6KBytes, offsetof(BlockQ6_K, d), -1, load_f32(ab));
+    const F512 d = row_scales(w, w_stride, ib, kQ6KBytes, offsetof(BlockQ6_K, d), load_f32(ab));
     acc = fmadd_f(cvt_f(lane_sums<8>(sums)), d, acc);
   }
   alignas(64) float out[16];
@@ -180,10 +194,10 @@ inline void q8_0_rows8(int64_t nb, const uint8_t* w, uint64_t w_stride, const ui
   F512 acc[4] = {zero_f(), zero_f(), zero_f(), zero_f()};
   for (int64_t ib = 0; ib < nb; ++ib) {
     const uint8_t* ab = act + ib * static_cast<int64_t>(kQ8_0Bytes);
-    const I512 a2 = loadu_2x256(ab + 2, ab + 2);
+    const I512 a2 = bcast256(ab + 2);
     const I512 start = sub_i(zero_i(), slli_i<7>(dpbusd(zero_i(), ones, a2)));
     read_ahead<kQ8_0WeightBytes>(w, w_stride, ib);
-    const F512 dd = row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, -1, half_to_float(load_u16(ab)));
+    const F512 dd = row_scales(w, w_stride, ib, kQ8_0WeightBytes, 0, half_f(load_u16(ab)));
     for (int p = 0; p < 4; ++p) {
       const uint8_t* b = w + static_cast<uint64_t>(2 * p) * w_stride + static_cast<uint64_t>(ib) * kQ8_0WeightBytes;
       const uint8_t* qs = b + offsetof(BlockQ8_0, qs);

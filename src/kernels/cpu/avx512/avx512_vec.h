@@ -189,6 +189,12 @@ R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
   for (int l = 0; l < 16; ++l) r.v[l] = static_cast<float>(std::bit_cast<_Float16>(p[l]));
   return r;
 }
+// vcvtph2ps: eight fp16 numbers as floats in lanes 0..7 (exact), zero above.
+R1_V512_INLINE F512 load_halves8_f(const uint16_t* p) {
+  F512 r{};
+  for (int l = 0; l < 8; ++l) r.v[l] = static_cast<float>(std::bit_cast<_Float16>(p[l]));
+  return r;
+}
 // vcvtps2ph (round to nearest even) then vcvtph2ps: each lane rounded to fp16, as a float.
 R1_V512_INLINE F512 round_half_f(F512 a) {
   for (int l = 0; l < 16; ++l) a.v[l] = static_cast<float>(static_cast<_Float16>(a.v[l]));
@@ -207,6 +213,10 @@ struct Words32 {
 R1_V512_INLINE Words32 words_of(I512 a) { return std::bit_cast<Words32>(a); }
 R1_V512_INLINE I512 from_words(Words32 w) { return std::bit_cast<I512>(w); }
 
+// vbroadcasti64x4: the 32 bytes at p in both halves.
+R1_V512_INLINE I512 bcast256(const void* p) { return loadu_2x256(p, p); }
+// vcvtsh2ss (F16C): one fp16 number as a float (exact).
+R1_V512_INLINE float half_f(uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
 // vpbroadcastq: the eight bytes of x in every 64 bits.
 R1_V512_INLINE I512 set1_i64(uint64_t x) {
   I512 r;
@@ -260,14 +270,6 @@ R1_V512_INLINE I512 widen_i8x16(const void* p) {
   std::memcpy(x, p, 16);
   Words32 r{};
   for (int k = 0; k < 16; ++k) r.w[k] = x[k];
-  return from_words(r);
-}
-// vpmovzxbw: the 8 unsigned bytes at p as int16 lanes 0..7, zero above.
-R1_V512_INLINE I512 widen_u8x8(const void* p) {
-  uint8_t x[8];
-  std::memcpy(x, p, 8);
-  Words32 r{};
-  for (int k = 0; k < 8; ++k) r.w[k] = x[k];
   return from_words(r);
 }
 // Lane k (k < N) is the sum of v[k]'s sixteen lanes; N = 8 repeats lanes 0..7 in lanes 8..15. Integer sums
@@ -361,10 +363,17 @@ R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) { return _mm512_fmadd_ps(a, 
 R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
+R1_V512_INLINE F512 load_halves8_f(const uint16_t* p) {
+  return _mm512_zextps256_ps512(_mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))));
+}
 R1_V512_INLINE F512 round_half_f(F512 a) {
   return _mm512_cvtph_ps(_mm512_cvtps_ph(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
 
+R1_V512_INLINE I512 bcast256(const void* p) {
+  return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+R1_V512_INLINE float half_f(uint16_t h) { return _cvtsh_ss(h); }
 R1_V512_INLINE I512 set1_i64(uint64_t x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
 R1_V512_INLINE I512 shuffle_bytes(I512 a, I512 idx) { return _mm512_shuffle_epi8(a, idx); }
 R1_V512_INLINE I512 maddubs(I512 a, I512 b) { return _mm512_maddubs_epi16(a, b); }
@@ -374,9 +383,6 @@ R1_V512_INLINE F512 permute_f(I512 idx, F512 a) { return _mm512_permutexvar_ps(i
 R1_V512_INLINE I512 srlv_i(I512 a, I512 n) { return _mm512_srlv_epi32(a, n); }
 R1_V512_INLINE I512 widen_i8x16(const void* p) {
   return _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(static_cast<const __m128i*>(p))));
-}
-R1_V512_INLINE I512 widen_u8x8(const void* p) {
-  return _mm512_zextsi128_si512(_mm_cvtepu8_epi16(_mm_loadl_epi64(static_cast<const __m128i*>(p))));
 }
 // A tree: pairs of vectors into one (unpack 32, add), pairs of those (unpack 64, add): each 128-bit quarter
 // then holds four vectors' partial sums; two rounds of vshufi32x4 and adds gather the quarters. 24 operations
