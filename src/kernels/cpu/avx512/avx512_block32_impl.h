@@ -149,7 +149,7 @@ struct Kernel {
   }
 };
 
-// Q8_0's calls of fewer than four tokens natively through the eight-row VNNI kernel (avx512_decode.h); the
+// Q8_0's calls of fewer than four tokens through the eight-row VNNI decode kernel (avx512_decode.h); the
 // other formats' and the rest through AVX2.
 template <GgmlType kType, void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
 void dot(const DotArgs& a) noexcept {

@@ -183,7 +183,7 @@ struct Kernel {
   }
 };
 
-// Decode (the ungrouped tokens) natively through the eight-row VNNI kernel, the rest through AVX2.
+// Decode (the ungrouped tokens) through the eight-row VNNI kernel, the rest through AVX2.
 void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ4_K, decode8::q4k_ungrouped>); }
 
 }  // namespace q4k16
@@ -316,7 +316,7 @@ struct Kernel {
   static void finish(const State& st, float* y) { v512::store_f(y, v512::load_f(st.acc)); }
 };
 
-// Calls of fewer than four tokens natively through the eight-row VNNI kernel, the rest through AVX2.
+// Calls of fewer than four tokens through the eight-row VNNI kernel, the rest through AVX2.
 void dot(const DotArgs& a) noexcept { dot_rows16<Kernel>(a, rest_of<GgmlType::kQ6_K, decode8::q6k_few_tokens>); }
 
 }  // namespace q6k16
