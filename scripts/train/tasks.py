@@ -195,6 +195,11 @@ NAMES = ["Tom", "Anna", "Ravi", "Mei", "Lucas", "Sara", "Omar", "Nina"]
 ITEMS = ["apples", "books", "stamps", "marbles", "coins", "cards", "shells", "pencils"]
 
 
+# The third number of a word problem is used only after the first step's working, a few hundred tokens after
+# the question. The deepseek2 model copied it wrong there almost always (under teacher forcing too), while
+# it copies the first two, used at once, without fault. So the first line restates it, near the question,
+# and the line that uses it repeats the words that come before it ("gives away 129", "found 828 more",
+# "outside are 501 more"): an anchor to copy after, in the question or the first line.
 def task_word(rng, split):
     name, item = rng.choice(NAMES), rng.choice(ITEMS)
     kind = rng.randrange(3)
@@ -205,7 +210,8 @@ def task_word(rng, split):
              f"How many {item} does {name} have now?")
         w1, s = add_working(a, b)
         w2, r = sub_working(s, c)
-        lines = [f"First {name} has {a} + {b} {item}."] + w1 + [f"So {name} has {s} {item}. Then {s} - {c}."] + w2
+        lines = ([f"First {name} has {a} + {b} {item}, then gives away {c}."] + w1
+                 + [f"So {name} has {s} {item}, then gives away {c}: {s} - {c}."] + w2)
         return q, lines, r, f"{name} has {r} {item}"
     if kind == 1:  # has a, gives b, gets c
         a = draw(rng, 200, 999, split)
@@ -215,7 +221,8 @@ def task_word(rng, split):
              f"How many {item} does {name} have?")
         w1, s = sub_working(a, b)
         w2, r = add_working(s, c)
-        lines = [f"First {name} has {a} - {b} {item}."] + w1 + [f"So {name} had {s} {item}. Then {s} + {c}."] + w2
+        lines = ([f"First {name} has {a} - {b} {item}, then found {c} more."] + w1
+                 + [f"So {name} had {s} {item}, then found {c} more: {s} + {c}."] + w2)
         return q, lines, r, f"{name} has {r} {item}"
     # n boxes of k items, plus m loose
     n, k = draw(rng, 10, 99, split), draw(rng, 100, 999, split)
@@ -224,7 +231,8 @@ def task_word(rng, split):
          f"How many {item} does {name} have in all?")
     w1, s = mul_working(k, n)
     w2, r = add_working(s, m)
-    lines = [f"The boxes hold {k} × {n} {item}."] + w1 + [f"So the boxes hold {s}. Then {s} + {m}."] + w2
+    lines = ([f"The boxes hold {k} × {n} {item}; outside are {m} more."] + w1
+             + [f"So the boxes hold {s}; outside are {m} more: {s} + {m}."] + w2)
     return q, lines, r, f"{name} has {r} {item} in all"
 
 
