@@ -225,7 +225,10 @@ def save_folder(out, model, tok, config):
                   "legacy": True, "chat_template": CHAT_TEMPLATE}
     with open(os.path.join(out, "tokenizer_config.json"), "w", encoding="utf-8") as f:
         json.dump(tok_config, f, ensure_ascii=False, indent=2)
-    save_safetensors(model.hf_state_dict(), os.path.join(out, "model.safetensors"))
+    # Written beside and renamed over: a checkpoint converted while training goes on never reads a torn file.
+    path = os.path.join(out, "model.safetensors")
+    save_safetensors(model.hf_state_dict(), path + ".tmp")
+    os.replace(path + ".tmp", path)
 
 
 class Replicas:
