@@ -236,7 +236,9 @@ int outputs_differing_alone(const CpuKernels& kernels, const Matrix& m, const st
                             int64_t rows, int64_t cols) {
   std::vector<float> together(static_cast<size_t>(n_tokens * rows)), alone(together.size());
   kernels.matmul(m.view, x.data(), n_tokens, together.data(), 0, rows);
-  for (int64_t t = 0; t < n_tokens; ++t) kernels.matmul(m.view, x.data() + t * cols, 1, alone.data() + t * rows, 0, rows);
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    kernels.matmul(m.view, x.data() + t * cols, 1, alone.data() + t * rows, 0, rows);
+  }
   int differing = 0;
   for (size_t i = 0; i < together.size(); ++i) differing += std::memcmp(&together[i], &alone[i], sizeof(float)) != 0;
   return differing;

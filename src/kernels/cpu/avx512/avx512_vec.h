@@ -40,6 +40,8 @@ R1_V512_INLINE I512 load_i(const void* p) {  // 64 bytes, 64-byte aligned (nativ
   return r;
 }
 R1_V512_INLINE I512 loadu_i(const void* p) { return load_i(p); }  // 64 bytes, any alignment
+// vcvtsh2ss (F16C): one fp16 number as a float (exact).
+R1_V512_INLINE float half_f(uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
 R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {  // 32 bytes from each
   I512 r;
   std::memcpy(r.v, lo, 32);
@@ -158,7 +160,7 @@ R1_V512_INLINE F512 half_lo_to_f(I512 a) {
   F512 r;
   for (int l = 0; l < 16; ++l) {
     const auto h = static_cast<uint16_t>(a.v[l]);
-    r.v[l] = static_cast<float>(std::bit_cast<_Float16>(h));
+    r.v[l] = half_f(h);
   }
   return r;
 }
@@ -186,13 +188,13 @@ R1_V512_INLINE F512 fmadd_f(F512 a, F512 b, F512 c) {
 // vcvtph2ps: sixteen fp16 numbers as floats (exact).
 R1_V512_INLINE F512 load_halves_f(const uint16_t* p) {
   F512 r;
-  for (int l = 0; l < 16; ++l) r.v[l] = static_cast<float>(std::bit_cast<_Float16>(p[l]));
+  for (int l = 0; l < 16; ++l) r.v[l] = half_f(p[l]);
   return r;
 }
 // vcvtph2ps: eight fp16 numbers as floats in lanes 0..7 (exact), zero above.
 R1_V512_INLINE F512 load_halves8_f(const uint16_t* p) {
   F512 r{};
-  for (int l = 0; l < 8; ++l) r.v[l] = static_cast<float>(std::bit_cast<_Float16>(p[l]));
+  for (int l = 0; l < 8; ++l) r.v[l] = half_f(p[l]);
   return r;
 }
 // vcvtps2ph (round to nearest even) then vcvtph2ps: each lane rounded to fp16, as a float.
@@ -215,8 +217,6 @@ R1_V512_INLINE I512 from_words(Words32 w) { return std::bit_cast<I512>(w); }
 
 // vbroadcasti64x4: the 32 bytes at p in both halves.
 R1_V512_INLINE I512 bcast256(const void* p) { return loadu_2x256(p, p); }
-// vcvtsh2ss (F16C): one fp16 number as a float (exact).
-R1_V512_INLINE float half_f(uint16_t h) { return static_cast<float>(std::bit_cast<_Float16>(h)); }
 // vpbroadcastq: the eight bytes of x in every 64 bits.
 R1_V512_INLINE I512 set1_i64(uint64_t x) {
   I512 r;
@@ -236,7 +236,8 @@ R1_V512_INLINE I512 maddubs(I512 a, I512 b) {
   const Bytes64 x = bytes_of(a), y = bytes_of(b);
   Words32 r;
   for (int k = 0; k < 32; ++k) {
-    const int s = x.b[2 * k] * static_cast<int8_t>(y.b[2 * k]) + x.b[2 * k + 1] * static_cast<int8_t>(y.b[2 * k + 1]);
+    const int s =
+        x.b[2 * k] * static_cast<int8_t>(y.b[2 * k]) + x.b[2 * k + 1] * static_cast<int8_t>(y.b[2 * k + 1]);
     r.w[k] = static_cast<int16_t>(s < -32768 ? -32768 : s > 32767 ? 32767 : s);
   }
   return from_words(r);
@@ -404,7 +405,8 @@ R1_V512_INLINE I512 lane_sums(const I512 v[N]) {
     g[p] = _mm512_add_epi32(_mm512_shuffle_i32x4(u[2 * p], u[2 * p + 1], 0x88),
                             _mm512_shuffle_i32x4(u[2 * p], u[2 * p + 1], 0xDD));
   }
-  const I512 hi = N == 16 ? g[N / 8 - 1] : g[0];
+  // With eight vectors g[0] meets itself, so lanes 8..15 repeat 0..7.
+  const I512 hi = g[N / 8 - 1];
   return _mm512_add_epi32(_mm512_shuffle_i32x4(g[0], hi, 0x88), _mm512_shuffle_i32x4(g[0], hi, 0xDD));
 }
 
