@@ -62,8 +62,8 @@ class Mlp(nn.Module):
 def attention_bias(pad_mask):
     """[B, 1, T, T]: 0 where a query may see a key (causal, not padding), -inf elsewhere."""
     T = pad_mask.shape[1]
-    see = torch.ones(T, T, dtype=torch.bool).tril()[None, None] & pad_mask[:, None, None, :]
-    return torch.zeros(see.shape).masked_fill(~see, float("-inf"))
+    see = torch.ones(T, T, dtype=torch.bool, device=pad_mask.device).tril()[None, None] & pad_mask[:, None, None, :]
+    return torch.zeros(see.shape, device=pad_mask.device).masked_fill(~see, float("-inf"))
 
 
 def causal_attention(q, k, v, bias, scale):
@@ -189,7 +189,7 @@ class Moe(nn.Module):
         x = x.reshape(-1, shape[-1])
         ids, w = self.route(x)
         out = self.shared_experts(x)
-        load = torch.zeros(len(self.experts))
+        load = torch.zeros(len(self.experts), device=x.device)
         for e, expert in enumerate(self.experts):
             tok, slot = (ids == e).nonzero(as_tuple=True)
             load[e] = len(tok)
@@ -269,5 +269,5 @@ class CausalLM(nn.Module):
         for name, t in self.state_dict().items():
             if name.startswith(("cos", "sin")):
                 continue
-            out[name] = t.detach().float().contiguous()
+            out[name] = t.detach().float().cpu().contiguous()
         return out

@@ -49,6 +49,21 @@ def load_tokenizer(hf_dir):
     return bpe.Tokenizer(merges)
 
 
+def load_weights(model, hf_dir):
+    """A saved folder's weights into model (the router bias included; rope tables are not saved)."""
+    missing, unexpected = model.load_state_dict(load_safetensors(os.path.join(hf_dir, "model.safetensors")),
+                                                strict=False)
+    assert not unexpected and all(m in ("cos", "sin") for m in missing), (missing, unexpected)
+    return model
+
+
+def load_folder(hf_dir):
+    """(model in eval mode, tokenizer) from a saved folder, its config.json as written."""
+    with open(os.path.join(hf_dir, "config.json")) as f:
+        model = models.CausalLM(json.load(f))
+    return load_weights(model, hf_dir).eval(), load_tokenizer(hf_dir)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("hf_dir")
@@ -67,13 +82,7 @@ def main():
             sys.exit(f"tokenizer mismatch on {text!r}:\n python {ours}\n r1     {got}")
     print(f"tokenizer: {len(texts)} prompts, same ids")
 
-    with open(os.path.join(args.hf_dir, "config.json")) as f:
-        config = json.load(f)
-    model = models.CausalLM(config)
-    missing, unexpected = model.load_state_dict(load_safetensors(os.path.join(args.hf_dir, "model.safetensors")),
-                                                strict=False)
-    assert not unexpected and all(m in ("cos", "sin") for m in missing), (missing, unexpected)
-    model.eval()
+    model, _ = load_folder(args.hf_dir)
     prompt, completion = train.conversation(tasks.sample(rng, "heldout", "mul"))
     ids = tok.encode(prompt + completion)[:160]
     with torch.no_grad():
