@@ -66,8 +66,10 @@ void CpuBackend::swiglu(const float* gate, const float* up, float* out, int64_t 
 // Rows and heads are independent and each is computed the same way whichever thread takes it (the same bits):
 // a micro-batch spreads its rows over the threads (interleaved, which also evens out the causal triangle), a
 // single row (decoding) its heads.
-void CpuBackend::attention(const AttentionParams& p, const AttentionRow* rows, int64_t n_rows, uint64_t k_row_bytes,
-                           uint64_t v_row_bytes) {
+void CpuBackend::attention(const AttentionParams& params, const AttentionRow* rows, int64_t n_rows,
+                           uint64_t k_row_bytes, uint64_t v_row_bytes) {
+  AttentionParams p = params;
+  p.n_queries = n_rows;  // how many query rows decides llama.cpp's kernel, so its accumulator (ref_ops.h)
   auto run = [&](const AttentionRow& r, int begin, int end) {
     if (kernels_ != nullptr) kernels_->attention(p, r.q, r.k, k_row_bytes, r.v, v_row_bytes, r.n_kv, r.out, begin, end);
     else attention_ref(p, r.q, r.k, k_row_bytes, r.v, v_row_bytes, r.n_kv, r.out, begin, end);

@@ -13,9 +13,10 @@ from e2e import SOURCE, check, finish, fixtures_dir
 R1 = sys.argv[1]
 MODEL = SOURCE / "models" / "r1-mini-qwen2-F16.gguf"
 TEXT = SOURCE / "tests" / "data" / "perplexity" / "sample.txt"
-# llama-perplexity's cumulative perplexity after 4 chunks of 128 tokens of TEXT. r1 is within 1 %, not equal:
-# llama.cpp switches its CPU flash attention to a tiled kernel for 64 or more query rows, with other rounding
-# than the one-row kernel r1 reproduces (docs/MODELS.md).
+# llama-perplexity's cumulative perplexity after 4 chunks of 128 tokens of TEXT. r1 is within 0.1 % (0.03–0.08 %:
+# a call of 64 or more query rows keeps the attention output in float, as llama.cpp's tiled kernel does); not
+# equal, since that kernel multiplies q·k in float where r1 keeps the fp16 dot product of its one-row
+# kernel (0.4 % when r1 rounded the output to fp16 in prompts too). Held to 0.25 %.
 LLAMA_CPP_PPL = {"tiny-qwen2-a-s1.Q4_K_M": 144590.2757, "tiny-llama-a-s1.Q4_K_M": 136073.4213,
                  "tiny-llama-a-s1.Q8_0": 138351.1309}
 
@@ -76,5 +77,5 @@ else:
         check(p.returncode == 0, f"{stem}: {p.stderr.strip()}")
         if p.returncode == 0:
             got = json.loads(p.stdout)["ppl"]
-            check(abs(got / want - 1) < 0.01, f"{stem}: r1 {got:.4f} vs llama.cpp {want:.4f}")
+            check(abs(got / want - 1) < 0.0025, f"{stem}: r1 {got:.4f} vs llama.cpp {want:.4f}")
 sys.exit(finish("cli_perplexity"))

@@ -441,8 +441,11 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
                                                         {GgmlType::kF16, GgmlType::kQ8_0}};
         for (const auto& [k_type, v_type] : caches) {
           if ((k_type == GgmlType::kQ8_0 && sh.dk % 32 != 0) || (v_type == GgmlType::kQ8_0 && sh.dv % 32 != 0)) continue;
-          for (bool flash : {true, false}) {
-            AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, k_type, v_type, flash};
+          for (const auto [flash, n_queries] : {std::pair{true, int64_t{1}}, std::pair{false, int64_t{1}},
+                                                std::pair{true, kFlashTiledFromQueries}}) {
+            // A call of many query rows (a prompt) takes the float accumulator at every context length.
+            if (n_queries > 1 && !flash_fp16_accumulator(AttentionParams{.v_type = v_type}, n_kv)) continue;
+            AttentionParams p{sh.n_head, sh.n_head_kv, sh.dk, sh.dv, 0.125f, k_type, v_type, flash, n_queries};
             const auto row_size = [](GgmlType t, int64_t n) { return *row_bytes(type_info(t), static_cast<uint64_t>(n)); };
             const uint64_t k_row = row_size(k_type, sh.n_head_kv * sh.dk);
             const uint64_t v_row = row_size(v_type, sh.n_head_kv * sh.dv);
@@ -469,7 +472,8 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
                   << how << " value " << first << ": " << (first < want.size() ? want[first] : 0.0f) << " vs "
                   << (first < got.size() ? got[first] : 0.0f) << ", " << kernels.isa_name() << " heads " << sh.n_head
                   << "/" << sh.n_head_kv << " dk " << sh.dk << " dv " << sh.dv << " n_kv " << n_kv << " "
-                  << type_info(k_type).name << "/" << type_info(v_type).name << (flash ? " flash" : "");
+                  << type_info(k_type).name << "/" << type_info(v_type).name << (flash ? " flash" : "")
+                  << " queries " << n_queries;
             };
             kernels.attention(p, q.data(), k.data(), k_row, v.data(), v_row, n_kv, got.data(), 0, sh.n_head);
             expect_reference_bits("all heads:");
@@ -486,6 +490,67 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
       }
     }
   }
+}
+
+// A call of 64 or more query rows keeps flash attention's output in float over an F16 V cache, as llama.cpp's
+// tiled kernel does, where one query row in a short context keeps it in fp16: the two must differ, and the float
+// one must be the closer to the same attention worked out in double (from the fp16-rounded query flash uses).
+TEST(AttentionRef, PromptCallsKeepTheOutputInFloat) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal;
+  const int n_head = 6, n_head_kv = 2, d = 64;
+  const int64_t n_kv = 100;
+  const float scale = 0.125f;
+  const uint64_t row = *row_bytes(type_info(GgmlType::kF16), static_cast<uint64_t>(n_head_kv * d));
+  std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
+  std::vector<float> x(static_cast<size_t>(n_head_kv * d));
+  for (int64_t j = 0; j < n_kv; ++j) {
+    for (std::vector<uint8_t>* cache : {&k, &v}) {
+      for (auto& e : x) e = 3.0f * normal(rng);
+      quantize_rows(GgmlType::kF16, x.data(), cache->data() + static_cast<uint64_t>(j) * row,
+                    QuantizeRowsOptions{.n_rows = 1, .n_per_row = n_head_kv * d});
+    }
+  }
+  std::vector<float> q(static_cast<size_t>(n_head * d));
+  for (auto& e : q) e = 2.0f * normal(rng);
+  const auto run = [&](int64_t n_queries) {
+    std::vector<float> out(static_cast<size_t>(n_head * d));
+    const AttentionParams p{n_head, n_head_kv, d, d, scale, GgmlType::kF16, GgmlType::kF16, true, n_queries};
+    attention_ref(p, q.data(), k.data(), row, v.data(), row, n_kv, out.data());
+    return out;
+  };
+  const auto cached = [&](const std::vector<uint8_t>& c, int64_t j, int hk, int i) {
+    uint16_t h;
+    std::memcpy(&h, c.data() + static_cast<uint64_t>(j) * row + static_cast<uint64_t>((hk * d + i) * 2), 2);
+    return static_cast<double>(fp16_to_fp32(h));
+  };
+  std::vector<double> exact(q.size());
+  for (int h = 0; h < n_head; ++h) {
+    const int hk = h / (n_head / n_head_kv);
+    std::vector<double> w(static_cast<size_t>(n_kv));
+    double top = -INFINITY, sum = 0;
+    for (int64_t j = 0; j < n_kv; ++j) {
+      double dot = 0;
+      for (int i = 0; i < d; ++i) dot += fp16_to_fp32(fp32_to_fp16(q[static_cast<size_t>(h * d + i)])) * cached(k, j, hk, i);
+      w[static_cast<size_t>(j)] = dot * scale;
+      top = std::max(top, w[static_cast<size_t>(j)]);
+    }
+    for (auto& e : w) sum += (e = std::exp(e - top));
+    for (int i = 0; i < d; ++i) {
+      double o = 0;
+      for (int64_t j = 0; j < n_kv; ++j) o += w[static_cast<size_t>(j)] * cached(v, j, hk, i);
+      exact[static_cast<size_t>(h * d + i)] = o / sum;
+    }
+  }
+  const std::vector<float> one = run(1), below = run(kFlashTiledFromQueries - 1), prompt = run(kFlashTiledFromQueries);
+  EXPECT_EQ(std::memcmp(one.data(), below.data(), one.size() * sizeof(float)), 0) << "63 rows: still fp16";
+  double err_one = 0, err_prompt = 0;
+  for (size_t i = 0; i < exact.size(); ++i) {
+    err_one = std::max(err_one, std::fabs(one[i] - exact[i]));
+    err_prompt = std::max(err_prompt, std::fabs(prompt[i] - exact[i]));
+  }
+  EXPECT_GT(err_one, 1e-4) << "one query row: the fp16 output rounds";
+  EXPECT_LT(err_prompt, err_one / 10) << "a prompt's float output";
 }
 
 }  // namespace

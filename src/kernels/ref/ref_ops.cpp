@@ -205,7 +205,8 @@ void attention_ref(const AttentionParams& p, const float* q, const uint8_t* k, u
     const bool fp16_acc = flash_fp16_accumulator(p, n_kv);
     const auto score = [&](int64_t j) { return key_dot(j, hk) * p.scale; };
     if (!fp16_acc && p.v_type == GgmlType::kF16) {
-      // A long context over an F16 V cache: blocks of kFlashKeyBlock positions (see ref_ops.h).
+      // The float accumulator over an F16 V cache (a long context or a prompt): blocks of kFlashKeyBlock
+      // positions (see ref_ops.h).
       float block_scores[kFlashKeyBlock];
       for (int64_t j0 = 0; j0 < n_kv; j0 += kFlashKeyBlock) {
         const int64_t nb = std::min(kFlashKeyBlock, n_kv - j0);

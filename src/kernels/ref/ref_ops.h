@@ -41,16 +41,19 @@ struct AttentionParams {
   GgmlType k_type = GgmlType::kF32;  // cache element types (F32, F16 or Q8_0)
   GgmlType v_type = GgmlType::kF32;
   bool flash = false;                // llama.cpp's flash-attention numerics (online softmax, fp16 V accumulator)
+  int64_t n_queries = 1;             // query rows in the call (a micro-batch's tokens); the backend sets it
 };
 
 // Flash attention keeps its running output in fp16 for an F16 V cache, as llama.cpp's one-row CPU kernel does,
-// while the context is short (fewer than 512 positions: what its goldens exercise). From 512 positions on,
-// llama.cpp itself changes kernels (decode splits the positions over its threads, so its result depends on the
-// thread count; long prompts go through its tiled kernel with float tiles); r1 then keeps the output in float:
-// more exact than any of them, the same for any thread count, and several times less work per position.
+// while the context is short (fewer than 512 positions: what its goldens exercise) and the call has fewer than
+// 64 query rows. Elsewhere llama.cpp itself changes kernels: a call of 64 or more query rows (a prompt) goes
+// through its tiled kernel, whose tiles are float, and decode from 512 positions on splits the positions over
+// its threads (so its result depends on the thread count). r1 then keeps the output in float: more exact than
+// any of them, the same for any thread count, and several times less work per position.
 inline constexpr int64_t kFlashFloatAccumulatorFrom = 512;
+inline constexpr int64_t kFlashTiledFromQueries = 64;
 inline bool flash_fp16_accumulator(const AttentionParams& p, int64_t n_kv) {
-  return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom;
+  return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom && p.n_queries < kFlashTiledFromQueries;
 }
 // With the float accumulator over an F16 V cache, positions go in blocks of this many (counted from position
 // 0): the block's scores first, one maximum and one rescale of the output per block, then the block's values

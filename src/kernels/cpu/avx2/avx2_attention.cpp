@@ -1,12 +1,11 @@
-// Flash attention over an F16 KV cache with AVX2+FMA+F16C, bit-identical to attention_ref's flash path
-// (ref_ops.cpp), which reproduces llama.cpp's one-row CPU kernel: the query rounded to fp16, q·k as
-// ggml_vec_dot_f16 sums on x86 (four 8-lane FMA accumulators over steps of 32, reduced in a fixed order, the
-// tail in double), online softmax in float, and the running output kept in fp16 (every update rounded); from
-// 512 positions on, the output in float and the positions in blocks of 32 (flash_fp16_accumulator,
-// kFlashKeyBlock). Heads sharing a KV head go up to three at a time. A Q8_0 cache works the same way with
-// llama.cpp's Q8_0 numerics: the query quantized to Q8_0 and q·k as ggml_vec_dot_q8_0_q8_0 sums it, and a Q8_0
-// V row added into a float output at every position. Same operations in the same order as the reference,
-// only eight lanes at a time; kernels_test checks the bits.
+// Flash attention over an F16 KV cache with AVX2+FMA+F16C, bit-identical to attention_ref's flash path (ref_ops.cpp),
+// which reproduces llama.cpp's one-row CPU kernel: the query rounded to fp16, q·k as ggml_vec_dot_f16 sums on x86 (four
+// 8-lane FMA accumulators over steps of 32, reduced in a fixed order, the tail in double), online softmax in float, and
+// the running output kept in fp16 (every update rounded); from 512 positions on or in a call of 64 or more query rows,
+// the output in float and the positions in blocks of 32 (flash_fp16_accumulator, kFlashKeyBlock). Heads sharing a KV
+// head go up to three at a time. A Q8_0 cache works the same way with llama.cpp's Q8_0 numerics: the query quantized to
+// Q8_0 and q·k as ggml_vec_dot_q8_0_q8_0 sums it, and a Q8_0 V row added into a float output at every position. Same
+// operations in the same order as the reference, only eight lanes at a time; kernels_test checks the bits.
 
 #include <algorithm>
 #include <vector>
@@ -120,10 +119,10 @@ R1_AVX2_INLINE __m256 load_values8(const uint8_t* vj, int d) {
   }
 }
 
-// The float-accumulator path (a long context, flash_fp16_accumulator false) for G heads sharing one KV head,
-// keys [j0, j1) with j0 a multiple of kFlashKeyBlock: per block of kFlashKeyBlock positions the scores, one
-// maximum and one rescale per head, then the values added in position order; the output chunk stays in a
-// register across the block. attention_ref's blocked loop, operation for operation.
+// The float-accumulator path (a long context or a prompt: flash_fp16_accumulator false) for G heads sharing one KV
+// head, keys [j0, j1) with j0 a multiple of kFlashKeyBlock: per block of kFlashKeyBlock positions the scores, one
+// maximum and one rescale per head, then the values added in position order; the output chunk stays in a register
+// across the block. attention_ref's blocked loop, operation for operation.
 template <int G, Elem K>
 R1_AVX2_INLINE void attend_blocks_float(const AttentionParams& p, HeadState* const* st, const uint8_t* k,
                                         uint64_t k_row_bytes, const uint8_t* v, uint64_t v_row_bytes, int hk,
@@ -242,7 +241,7 @@ R1_AVX2_INLINE void attend_keys_shared(const AttentionParams& p, HeadState* cons
 }
 
 // G heads sharing a KV head over keys [j0, j1): position by position (an F16 V cache with a short context, or
-// a Q8_0 V cache), or in score blocks with the float accumulator (an F16 V cache, long context).
+// a Q8_0 V cache), or in score blocks with the float accumulator (an F16 V cache, long context or prompt).
 template <int G, Elem K, Elem V, bool kBlocks>
 R1_AVX2_INLINE void attend_group(const AttentionParams& p, HeadState* const* st, const uint8_t* k, uint64_t k_row_bytes,
                                  const uint8_t* v, uint64_t v_row_bytes, int hk, int64_t j0, int64_t j1) {

@@ -1,11 +1,11 @@
-// Flash attention over an F16 KV cache with AVX-512, bit-identical to attention_ref's flash path (ref_ops.cpp)
-// as the AVX2 kernel (avx2/avx2_attention.cpp) is: the query rounded to fp16; q·k in ggml_vec_dot_f16's x86
-// order, whose four 8-lane accumulators over steps of 32 are here two 16-lane ones (elements i .. i + 15 and
-// i + 16 .. i + 31 of each step), reduced in the same order; online softmax in float (libm's expf, as the
-// reference); the running output rounded to fp16 at every update for a short context, in float with the
-// positions in score blocks from kFlashFloatAccumulatorFrom on. What it gains over AVX2: sixteen lanes per
-// operation, and up to eight heads that share a KV head (grouped-query attention; MLA's one latent row) walk
-// each key and value row together, every chunk loaded and converted once.
+// Flash attention over an F16 KV cache with AVX-512, bit-identical to attention_ref's flash path (ref_ops.cpp) as the
+// AVX2 kernel (avx2/avx2_attention.cpp) is: the query rounded to fp16; q·k in ggml_vec_dot_f16's x86 order, whose four
+// 8-lane accumulators over steps of 32 are here two 16-lane ones (elements i .. i + 15 and i + 16 .. i + 31 of each
+// step), reduced in the same order; online softmax in float (libm's expf, as the reference); the running output rounded
+// to fp16 at every update for a short context, in float with the positions in score blocks from
+// kFlashFloatAccumulatorFrom on and in calls of kFlashTiledFromQueries rows. What it gains over AVX2: sixteen lanes per
+// operation, and up to eight heads that share a KV head (grouped-query attention; MLA's one latent row) walk each key
+// and value row together, every chunk loaded and converted once.
 //
 // Head sizes the two 16-lane accumulators do not cover (a head_dim_k that is not a multiple of 32, a
 // head_dim_v not a multiple of 16) and Q8_0 caches go to the AVX2 kernel. Compiled natively
@@ -99,8 +99,8 @@ void keys_fp16_acc(const AttentionParams& p, Head* const* h, const uint16_t* k, 
   }
 }
 
-// Long contexts: keys [j0, j1) (j0 a multiple of kFlashKeyBlock) in score blocks of kFlashKeyBlock: the block's
-// scores, one maximum and one rescale per head, then the values added in position order, in float.
+// Long contexts and prompts: keys [j0, j1) (j0 a multiple of kFlashKeyBlock) in score blocks of kFlashKeyBlock: the
+// block's scores, one maximum and one rescale per head, then the values added in position order, in float.
 template <int G>
 void keys_float_acc(const AttentionParams& p, Head* const* h, const uint16_t* k, uint64_t k_stride,
                     const uint16_t* v, uint64_t v_stride, int64_t j0, int64_t j1) {
