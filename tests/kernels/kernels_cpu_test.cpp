@@ -15,6 +15,7 @@
 #include "error.h"
 #include "half.h"
 #include "quant_row.h"
+#include "random_rows.h"
 #include "ref_matmul.h"
 #include "ref_ops.h"
 #include "type_table.h"
@@ -441,7 +442,7 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
                                                         {GgmlType::kF16, GgmlType::kQ8_0}};
         for (const auto& [k_type, v_type] : caches) {
           if ((k_type == GgmlType::kQ8_0 && sh.dk % 32 != 0) || (v_type == GgmlType::kQ8_0 && sh.dv % 32 != 0)) continue;
-          for (const auto [flash, n_queries] : {std::pair{true, int64_t{1}}, std::pair{false, int64_t{1}},
+          for (const auto& [flash, n_queries] : {std::pair{true, int64_t{1}}, std::pair{false, int64_t{1}},
                                                 std::pair{true, kFlashTiledFromQueries}}) {
             // A call of many query rows (a prompt) takes the float accumulator at every context length.
             if (n_queries > 1 && !flash_fp16_accumulator(AttentionParams{.v_type = v_type}, n_kv)) continue;
@@ -449,18 +450,9 @@ TEST(CpuKernels, AttentionMatchesReferenceBitForBit) {
             const auto row_size = [](GgmlType t, int64_t n) { return *row_bytes(type_info(t), static_cast<uint64_t>(n)); };
             const uint64_t k_row = row_size(k_type, sh.n_head_kv * sh.dk);
             const uint64_t v_row = row_size(v_type, sh.n_head_kv * sh.dv);
-            std::vector<uint8_t> k(k_row * n_kv), v(v_row * n_kv);
             // Rows of 3 * N(0, 1) values in the cache's type (stored as the model stores them).
-            auto fill = [&](std::vector<uint8_t>& buf, GgmlType t, uint64_t row, int64_t n) {
-              std::vector<float> x(static_cast<size_t>(n));
-              for (int64_t j = 0; j < n_kv; ++j) {
-                for (auto& e : x) e = 3.0f * normal(rng);
-                quantize_rows(t, x.data(), buf.data() + static_cast<uint64_t>(j) * row,
-                              QuantizeRowsOptions{.n_rows = 1, .n_per_row = n});
-              }
-            };
-            fill(k, k_type, k_row, sh.n_head_kv * sh.dk);
-            fill(v, v_type, v_row, sh.n_head_kv * sh.dv);
+            const std::vector<uint8_t> k = testlib::random_rows(k_type, n_kv, sh.n_head_kv * sh.dk, 3.0f, rng);
+            const std::vector<uint8_t> v = testlib::random_rows(v_type, n_kv, sh.n_head_kv * sh.dv, 3.0f, rng);
             std::vector<float> q(static_cast<size_t>(sh.n_head * sh.dk));
             for (auto& x : q) x = 2.0f * normal(rng);
             std::vector<float> want(static_cast<size_t>(sh.n_head * sh.dv), -1.0f), got(want.size(), -1.0f);
@@ -502,15 +494,8 @@ TEST(AttentionRef, PromptCallsKeepTheOutputInFloat) {
   const int64_t n_kv = 100;
   const float scale = 0.125f;
   const uint64_t row = *row_bytes(type_info(GgmlType::kF16), static_cast<uint64_t>(n_head_kv * d));
-  std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
-  std::vector<float> x(static_cast<size_t>(n_head_kv * d));
-  for (int64_t j = 0; j < n_kv; ++j) {
-    for (std::vector<uint8_t>* cache : {&k, &v}) {
-      for (auto& e : x) e = 3.0f * normal(rng);
-      quantize_rows(GgmlType::kF16, x.data(), cache->data() + static_cast<uint64_t>(j) * row,
-                    QuantizeRowsOptions{.n_rows = 1, .n_per_row = n_head_kv * d});
-    }
-  }
+  const std::vector<uint8_t> k = testlib::random_rows(GgmlType::kF16, n_kv, n_head_kv * d, 3.0f, rng);
+  const std::vector<uint8_t> v = testlib::random_rows(GgmlType::kF16, n_kv, n_head_kv * d, 3.0f, rng);
   std::vector<float> q(static_cast<size_t>(n_head * d));
   for (auto& e : q) e = 2.0f * normal(rng);
   const auto run = [&](int64_t n_queries) {

@@ -6,11 +6,12 @@
 
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "backend.h"
 #include "golden.h"
-#include "quant_row.h"
+#include "random_rows.h"
 #include "ref_ops.h"
 #include "thread_pool.h"
 #include "type_table.h"
@@ -24,15 +25,8 @@ TEST(CpuBackendAttention, QueryRowsInTheCallPickTheAccumulator) {
   const uint64_t row = *row_bytes(type_info(GgmlType::kF16), static_cast<uint64_t>(n_head_kv * d));
   std::mt19937 rng(5);
   std::normal_distribution<float> normal;
-  std::vector<uint8_t> k(row * n_kv), v(row * n_kv);
-  std::vector<float> x(static_cast<size_t>(n_head_kv * d));
-  for (int64_t j = 0; j < n_kv; ++j) {
-    for (std::vector<uint8_t>* cache : {&k, &v}) {
-      for (auto& e : x) e = 3.0f * normal(rng);
-      quantize_rows(GgmlType::kF16, x.data(), cache->data() + static_cast<uint64_t>(j) * row,
-                    QuantizeRowsOptions{.n_rows = 1, .n_per_row = n_head_kv * d});
-    }
-  }
+  const std::vector<uint8_t> k = testlib::random_rows(GgmlType::kF16, n_kv, n_head_kv * d, 3.0f, rng);
+  const std::vector<uint8_t> v = testlib::random_rows(GgmlType::kF16, n_kv, n_head_kv * d, 3.0f, rng);
   const int64_t max_rows = kFlashTiledFromQueries;
   std::vector<float> q(static_cast<size_t>(max_rows * n_head * d));
   for (auto& e : q) e = 2.0f * normal(rng);
@@ -42,8 +36,9 @@ TEST(CpuBackendAttention, QueryRowsInTheCallPickTheAccumulator) {
   for (const auto& kernels : testlib::kernel_sets_to_test()) {
     for (ThreadPool* threads : {static_cast<ThreadPool*>(nullptr), &pool}) {
       CpuBackend backend(threads, kernels.get());
-      SCOPED_TRACE(backend.name() + (kernels ? " " + std::string(kernels->isa_name()) : std::string(" reference")) +
-                   (threads ? " threads" : " serial"));
+      std::string trace(kernels ? kernels->isa_name() : "reference");
+      trace += threads ? ", threaded" : ", serial";
+      SCOPED_TRACE(trace);
       for (const int64_t n_rows : {max_rows - 1, max_rows}) {
         // Row i is a causal prompt's token i: it sees the first n_kv - n_rows + 1 + i positions.
         std::vector<float> out(static_cast<size_t>(n_rows * n_head * d), -1.0f);
