@@ -53,7 +53,9 @@ struct AttentionParams {
 inline constexpr int64_t kFlashFloatAccumulatorFrom = 512;
 inline constexpr int64_t kFlashTiledFromQueries = 64;
 inline bool flash_fp16_accumulator(const AttentionParams& p, int64_t n_kv) {
-  return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom && p.n_queries < kFlashTiledFromQueries;
+  // llama.cpp's tiled kernel takes K and V of one type only (a Q8_0 key cache keeps the one-row kernel).
+  const bool tiled = p.n_queries >= kFlashTiledFromQueries && p.k_type == p.v_type;
+  return p.v_type == GgmlType::kF16 && n_kv < kFlashFloatAccumulatorFrom && !tiled;
 }
 // With the float accumulator over an F16 V cache, positions go in blocks of this many (counted from position
 // 0): the block's scores first, one maximum and one rescale of the output per block, then the block's values
