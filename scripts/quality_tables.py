@@ -53,6 +53,13 @@ def eval_by_family(model, dataset):
     return tally, out["pass@1"]
 
 
+def pass_cell(tally, pass1):
+    """Pass@1 with the count it comes from: '96% (48/50)'."""
+    right = sum(r for r, _ in tally.values())
+    asked = sum(a for _, a in tally.values())
+    return f"{100 * pass1:.0f}% ({right}/{asked})"
+
+
 def types_table(folder, work):
     print("| type | file | add | sub | mul | convert | word | Pass@1 |")
     print("| --- | ---: | --- | --- | --- | --- | --- | ---: |")
@@ -93,10 +100,8 @@ def mixes_table(model, work, mixes, recipes):
     for what, flags, label in runs:
         if what == "F16":  # the reference itself: its perplexity and Pass@1, nothing to compare
             s = json.loads(r1("perplexity", "-m", model, "-f", ARITH, "-c", "256", "--json"))
-            tally, pass1 = eval_by_family(model, subset)
-            right = sum(r for r, _ in tally.values())
             print(f"| F16 | {mib(model):.2f} MiB | {s['ppl']:.4f} ± {s['ppl_err']:.4f} | | | | | "
-                  f"{100 * pass1:.0f}% ({right}/{len(families(subset))}) |", flush=True)
+                  f"{pass_cell(*eval_by_family(model, subset))} |", flush=True)
             continue
         q = os.path.join(work, f"mix-{label.replace('`', '').replace(', ', '-')}.gguf")
         if flags and flags[0] == "--recipe":
@@ -104,13 +109,10 @@ def mixes_table(model, work, mixes, recipes):
         else:
             r1("quantize", model, q, what, *flags)
         s = json.loads(r1("perplexity", "-m", q, "-f", ARITH, "-c", "256", "--kld-base", base, "--json"))
-        tally, pass1 = eval_by_family(q, subset)
-        right = sum(r for r, _ in tally.values())
-        asked = sum(a for _, a in tally.values())
         print(f"| {label} | {mib(q):.2f} MiB | {s['ppl']:.4f} ± {s['ppl_err']:.4f} | "
               f"{s['kld']:.6f} ± {s['kld_err']:.6f} | {s['kld_percentiles']['99%']:.5f} | "
               f"{100 * s['same_top']:.2f} ± {100 * s['same_top_err']:.2f} % | {100 * s['dp_rms']:.2f} % | "
-              f"{100 * pass1:.0f}% ({right}/{asked}) |", flush=True)
+              f"{pass_cell(*eval_by_family(q, subset))} |", flush=True)
 
 
 def main():

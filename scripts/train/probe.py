@@ -26,6 +26,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bpe  # noqa: E402
 import tasks  # noqa: E402
+import train  # noqa: E402
 import verify  # noqa: E402
 
 
@@ -41,7 +42,8 @@ def greedy(model, tok, questions, max_new):
     sequence lies in its future and the causal mask hides it."""
     device = model.cos.device
     eos = tok.added[bpe.EOS]
-    seqs = [tok.encode(f"{bpe.BOS}{bpe.USER}{q}{bpe.ASSISTANT}{bpe.THINK}\n") for q in questions]
+    # The generation prompt opens the reasoning, as the chat template's does.
+    seqs = [tok.encode(f"{train.prompt_for(q)}{bpe.THINK}\n") for q in questions]
     start = [len(s) for s in seqs]
     live = list(range(len(seqs)))
     for _ in range(max_new):

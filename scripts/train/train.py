@@ -141,9 +141,14 @@ def with_overrides(config, overrides):
     return {**config, **overrides}
 
 
+def prompt_for(question):
+    """The text before the model's turn (the chat template's rendering of one user message)."""
+    return f"{bpe.BOS}{bpe.USER}{question}{bpe.ASSISTANT}"
+
+
 def conversation(s):
     """(prompt, completion): the text before the model's turn and what the model learns to write."""
-    prompt = f"{bpe.BOS}{bpe.USER}{s['question']}{bpe.ASSISTANT}"
+    prompt = prompt_for(s["question"])
     completion = f"{bpe.THINK}\n{s['reasoning']}\n{bpe.END_THINK}\n\n{s['final']}{bpe.EOS}"
     return prompt, completion
 
