@@ -5,8 +5,9 @@
         one row per `r1 convert --outtype T` of a training folder (every matrix at T): file size and Pass@1 per
         family on all 500 held-out problems, greedy
     scripts/quality_tables.py mixes MODEL.gguf [--work DIR] [--mixes Q8_0,...] [--recipes r1-1.58bit,...]
+                              [--per-family N]
         one row per llama.cpp mix and R1 recipe (`r1 quantize`): size, perplexity and KL divergence against F16 on
-        tests/data/perplexity/arith.txt (-c 256), Pass@1 on the first 10 held-out problems of each family;
+        tests/data/perplexity/arith.txt (-c 256), Pass@1 on the first N (default 10) held-out problems of each family;
         the i-quants and recipes with an importance matrix made from training-split problems
 
 Prints markdown rows in the tables' column order, one as each finishes. Needs a build of r1 (build/bin/r1).
@@ -83,10 +84,10 @@ def first_per_family(work, n):
     return path
 
 
-def mixes_table(model, work, mixes, recipes):
+def mixes_table(model, work, mixes, recipes, per_family):
     base = os.path.join(work, "base.kl")
     r1("perplexity", "-m", model, "-f", ARITH, "-c", "256", "--save-logits", base)
-    subset = first_per_family(work, 10)
+    subset = first_per_family(work, per_family)
     calib = os.path.join(work, "calib.txt")
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "train", "make_heldout.py"), "--text",
                     "--split", "train", "--seed", "31", "--out", calib], check=True, capture_output=True)
@@ -122,6 +123,7 @@ def main():
     ap.add_argument("--work", default=os.path.join(ROOT, "build", "quality"))
     ap.add_argument("--mixes", default=",".join(MIXES))
     ap.add_argument("--recipes", default=",".join(RECIPES))
+    ap.add_argument("--per-family", type=int, default=10, help="mixes: held-out problems per family for Pass@1")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     try:
@@ -129,7 +131,7 @@ def main():
             types_table(args.source, args.work)
         else:
             mixes_table(args.source, args.work, [m for m in args.mixes.split(",") if m],
-                        [r for r in args.recipes.split(",") if r])
+                        [r for r in args.recipes.split(",") if r], args.per_family)
     except subprocess.CalledProcessError as e:
         sys.exit(f"quality_tables.py: {' '.join(e.cmd)} failed:\n{e.stderr}")
 

@@ -66,8 +66,12 @@ def add_working(a, b):
 def sub_working(a, b):
     """Column subtraction of a - b (a >= b), ones first, borrowing. Returns (lines, difference).
 
-    Each column names its bottom digit before deciding whether to borrow, so the decision compares two digits
-    written just before it rather than one it would have to look up."""
+    Each column takes 10 + top - bottom, one fact, and its size decides the borrow: under 10 means the column
+    borrowed (the digit is that number), 10 or more means it did not (the digit is its last one). A model then
+    reads the decision off the number it has just written instead of comparing two digits, and learns one
+    table of a hundred facts instead of a comparison table and two subtraction tables. The difference is
+    restated without its leading zeros only when it has some: a restatement every time taught the deepseek2
+    model to skip digits while copying, and it dropped one of two equal digits (2440 became 240)."""
     assert a >= b
     lines = [place_line(a), place_line(b)]
     da, db = digits_rev(a), digits_rev(b)
@@ -76,19 +80,15 @@ def sub_working(a, b):
         x = da[i]
         y = db[i] if i < len(db) else 0
         top = x - borrow
-        if top < y:
-            d = top + 10 - y
-            lines.append(f"{PLACES[i]}: top {x}-{borrow}={top}, bottom {y}, {top}<{y} so borrow: {top + 10}-{y}={d}, "
-                         f"borrow 1, so far {d}{so_far}.")
-            borrow = 1
-        else:
-            d = top - y
-            lines.append(f"{PLACES[i]}: top {x}-{borrow}={top}, bottom {y}, {top}>={y} so {top}-{y}={d}, borrow 0, "
-                         f"so far {d}{so_far}.")
-            borrow = 0
+        t = 10 + top - y
+        d, borrow = (t, 1) if t < 10 else (t - 10, 0)
         so_far = str(d) + so_far
+        size = "under 10 so borrow 1" if borrow else "10 or more so borrow 0"
+        lines.append(f"{PLACES[i]}: top {x}-{x - top}={top}, bottom {y}, 10{top:+d}-{y}={t}, {size}, digit {d}, "
+                     f"so far {so_far}.")
     result = int(so_far)
-    lines.append(f"Without leading zeros, the difference is {result}.")
+    if so_far != str(result):
+        lines.append(f"Without leading zeros, the difference is {result}.")
     assert result == a - b
     return lines, result
 
