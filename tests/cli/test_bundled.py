@@ -14,9 +14,9 @@ R1 = sys.argv[1]
 MODEL = SOURCE / "models" / "r1-mini-qwen2-F16.gguf"
 MODEL_DEEPSEEK2 = SOURCE / "models" / "r1-mini-deepseek2-F16.gguf"
 HELDOUT = SOURCE / "models" / "eval" / "heldout.jsonl"
-# The bundled model's greedy Pass@1 on the 30 problems below was 1.00 (30 of 30) when it was committed (models/README.md;
-# 0.984 on all 500); a broken tokenizer, template, converter or forward pass gives 0, and a kernel that rounds
-# differently from the one it was checked with costs a few. Raise this with each better model.
+# The bundled model's greedy Pass@1 on the 30 problems below was 0.967 (29 of 30) when it was committed
+# (models/README.md; 0.976 on all 500); a broken tokenizer, template, converter or forward pass gives 0, and a
+# kernel that rounds differently from the one it was checked with costs a few. Raise this with each better model.
 MIN_PASS1 = 0.85
 # The deepseek2 (MLA + MoE) model's was 1.00 (30 of 30) when it was committed (0.956 on all 500).
 MIN_PASS1_DEEPSEEK2 = 0.8
