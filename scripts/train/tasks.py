@@ -80,12 +80,13 @@ def sub_working(a, b):
         x = da[i]
         y = db[i] if i < len(db) else 0
         top = x - borrow
-        t = 10 + top - y
-        d, borrow = (t, 1) if t < 10 else (t - 10, 0)
+        t = 10 + top - y  # top is -1 where a 0 had to lend to the column before: "10-1-8=1"
+        d = t if t < 10 else t - 10
         so_far = str(d) + so_far
-        size = "under 10 so borrow 1" if borrow else "10 or more so borrow 0"
-        lines.append(f"{PLACES[i]}: top {x}-{x - top}={top}, bottom {y}, 10{top:+d}-{y}={t}, {size}, digit {d}, "
+        size = "under 10 so borrow 1" if t < 10 else "10 or more so borrow 0"
+        lines.append(f"{PLACES[i]}: top {x}-{borrow}={top}, bottom {y}, 10{top:+d}-{y}={t}, {size}, digit {d}, "
                      f"so far {so_far}.")
+        borrow = 1 if t < 10 else 0
     result = int(so_far)
     if so_far != str(result):
         lines.append(f"Without leading zeros, the difference is {result}.")
