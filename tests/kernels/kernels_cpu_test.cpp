@@ -516,7 +516,9 @@ TEST(AttentionRef, PromptCallsKeepTheOutputInFloat) {
     double top = -INFINITY, sum = 0;
     for (int64_t j = 0; j < n_kv; ++j) {
       double dot = 0;
-      for (int i = 0; i < d; ++i) dot += fp16_to_fp32(fp32_to_fp16(q[static_cast<size_t>(h * d + i)])) * cached(k, j, hk, i);
+      for (int i = 0; i < d; ++i) {
+        dot += fp16_to_fp32(fp32_to_fp16(q[static_cast<size_t>(h * d + i)])) * cached(k, j, hk, i);
+      }
       w[static_cast<size_t>(j)] = dot * scale;
       top = std::max(top, w[static_cast<size_t>(j)]);
     }
