@@ -5,6 +5,8 @@
 //   DecodeHot/<type>/<isa>           the same with one matrix only (≤ 16 MiB except F32: it stays in L3), to
 //                                   show the kernel's own speed apart from DRAM.
 //   Prefill/<type>/<isa>/<tokens>   64 or 512 tokens through one 4096×4096 matrix; GFLOP/s (2·rows·cols·tokens).
+//   PrefillRepacked/...             the same on rows packed once (`--repack`, PackedWeights), where the ISA
+//                                   has a packed layout for the type.
 //   MemRead/threads:T               a plain sum over a 1 GiB buffer: the machine's read bandwidth, for the ratio.
 //   Attention/<shape>/<isa>/<n_kv>   one query token over n_kv (256, 1024) cached F16 positions, all heads, one
 //                                   thread, flash numerics; GFLOP/s (2·heads·n_kv·(dk + dv)).
@@ -24,6 +26,7 @@
 #include "cpu_features.h"
 #include "cpu_kernels.h"
 #include "half.h"
+#include "packed_weights.h"
 #include "quant_row.h"
 #include "thread_pool.h"
 #include "type_table.h"
@@ -107,13 +110,17 @@ void bm_decode(benchmark::State& state, GgmlType type, CpuIsa isa, int n_threads
                                               benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void bm_prefill(benchmark::State& state, GgmlType type, CpuIsa isa, int64_t n_tokens) {
+void bm_prefill(benchmark::State& state, GgmlType type, CpuIsa isa, int64_t n_tokens, bool repacked) {
   const CpuKernels kernels = CpuKernels::for_isa(isa);
   const Weights w = make_weights(type, 0);
   const std::vector<float> x = make_activations(n_tokens);
   std::vector<float> y(static_cast<size_t>(n_tokens * kRows));
+  PackedWeights packed(kernels);
+  if (repacked) packed.add(w.view(0), nullptr);
+  CpuActivations act;
   for (auto _ : state) {
-    kernels.matmul(w.view(0), x.data(), n_tokens, y.data(), 0, kRows);
+    kernels.quantize_activations(type, x.data(), n_tokens, kCols, act);
+    kernels.matmul(w.view(0), act, y.data(), 0, kRows, packed.find(w.view(0)));
     benchmark::DoNotOptimize(y.data());
     benchmark::ClobberMemory();
   }
@@ -207,9 +214,16 @@ void register_all() {
       }
       benchmark::RegisterBenchmark(("DecodeHot/" + type_name + "/" + isa_name).c_str(), bm_decode, t, isa, 1, true)
           ->UseRealTime()->Unit(benchmark::kMicrosecond);
-      for (int64_t tokens : {64, 512}) {
+      for (int64_t tokens : {8, 64, 512}) {
         benchmark::RegisterBenchmark(("Prefill/" + type_name + "/" + isa_name + "/" + std::to_string(tokens)).c_str(),
-                                     bm_prefill, t, isa, tokens)
+                                     bm_prefill, t, isa, tokens, false)
+            ->UseRealTime()->Unit(benchmark::kMillisecond);
+        // The rows packed once (--repack), where this ISA has a packed layout for the type.
+        const WeightView probe{.type = t, .data = nullptr, .rows = kRows, .cols = kCols, .row_bytes = 0};
+        if (CpuKernels::for_isa(isa).packed_bytes(probe) == 0) continue;
+        benchmark::RegisterBenchmark(
+            ("PrefillRepacked/" + type_name + "/" + isa_name + "/" + std::to_string(tokens)).c_str(), bm_prefill, t,
+            isa, tokens, true)
             ->UseRealTime()->Unit(benchmark::kMillisecond);
       }
     }

@@ -4,9 +4,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "cpu_kernels.h"
+#include "cpu_repack.h"
+#include "packed_weights.h"
 #include "ref_matmul.h"
 #include "ref_ops.h"
 
@@ -51,6 +55,10 @@ class CpuBackend final : public Backend {
   explicit CpuBackend(ThreadPool* pool, const CpuKernels* kernels = nullptr, std::string label = "cpu")
       : pool_(pool), kernels_(kernels), label_(std::move(label)) {}
   std::string name() const override { return label_; }
+  // `--repack` at load (cpu_repack.h): packs those of matrices the mode and budget allow into a copy this backend
+  // keeps, which its prompt matmuls then read. Throws r1::Error when memory for the copy cannot be had.
+  RepackReport repack(std::vector<WeightView> matrices, RepackMode mode, const RepackBudget& budget);
+  const PackedWeights* packed_weights() const { return packed_.get(); }
 
   void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y) override;
   void get_row(const WeightView& w, int64_t r, float* dst) override;
@@ -63,6 +71,7 @@ class CpuBackend final : public Backend {
  private:
   ThreadPool* pool_;
   const CpuKernels* kernels_;
+  std::unique_ptr<PackedWeights> packed_;  // --repack's copy; null: none
   std::string label_;
 };
 

@@ -11,12 +11,14 @@ void CpuBackend::matmul(const WeightView& w, const float* x, int64_t n_tokens, f
     // Activations are quantized once; threads then stream distinct row ranges of the weights.
     CpuActivations act;
     kernels_->quantize_activations(w.type, x, n_tokens, w.cols, act, pool_);
+    // Only prompts read packed rows (decode multiplies the file's layout), and ranges start on groups of 16.
+    const uint8_t* packed = packed_ != nullptr && n_tokens >= 4 ? packed_->find(w) : nullptr;
     if (pool_ == nullptr || pool_->size() == 1) {
-      kernels_->matmul(w, act, y, 0, w.rows);
+      kernels_->matmul(w, act, y, 0, w.rows, packed);
       return;
     }
     pool_->parallel_range(static_cast<size_t>(w.rows), 16, [&](size_t begin, size_t end, int) {
-      kernels_->matmul(w, act, y, static_cast<int64_t>(begin), static_cast<int64_t>(end));
+      kernels_->matmul(w, act, y, static_cast<int64_t>(begin), static_cast<int64_t>(end), packed);
     });
     return;
   }

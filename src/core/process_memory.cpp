@@ -32,6 +32,11 @@ uint64_t meminfo_bytes(std::string_view key) {
   return 0;
 }
 
+uint64_t available_memory_bytes() {
+  const uint64_t bytes = meminfo_bytes("MemAvailable");
+  return bytes ? bytes : uint64_t{8} << 30;
+}
+
 std::string larger_than_ram_warning(uint64_t model_bytes, uint64_t ram_bytes) {
   if (ram_bytes == 0 || model_bytes <= ram_bytes) return {};
   const double gib = 1024.0 * 1024.0 * 1024.0;

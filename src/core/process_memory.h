@@ -14,6 +14,9 @@ uint64_t resident_bytes();
 // A line of /proc/meminfo in bytes ("MemTotal", "MemAvailable"); 0 where it cannot be read.
 uint64_t meminfo_bytes(std::string_view key);
 
+// MemAvailable in bytes, or 8 GiB where it cannot be read (a modest machine): what the defaults size against.
+uint64_t available_memory_bytes();
+
 // The warning r1 prints when a model's file is larger than the machine's RAM (empty when it fits): the weights
 // then stream from disk through the page cache, so generation runs at the disk's speed, not memory's.
 std::string larger_than_ram_warning(uint64_t model_bytes, uint64_t ram_bytes);

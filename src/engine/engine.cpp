@@ -18,16 +18,12 @@
 #include "numa.h"
 #include "process_memory.h"
 #include "tokenizer_load.h"
+#include "model_weights.h"
 
 namespace r1 {
 
 std::unique_ptr<Session> make_session(EngineImpl& engine, int slot);  // session.cpp
 
-
-uint64_t available_memory_bytes() {
-  const uint64_t bytes = meminfo_bytes("MemAvailable");
-  return bytes ? bytes : 8ull << 30;  // unknown: assume a modest machine
-}
 
 // The CPU for each pool thread under --numa (empty when off). isolate also keeps the calling thread, which
 // takes part in every loop, on the home node.
@@ -83,6 +79,8 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
     kernels_ = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
                                                                       : CpuKernels::select(features, options.kernels));
     kernels_->set_repack(CpuKernels::repack_from_name(options.repack));
+  } else {
+    CpuKernels::repack_from_name(options.repack);  // a bad name is an error with any kernels
   }
   backend_ = std::make_unique<CpuBackend>(pool_.get(), kernels_.get());
   tokenizer_ = std::make_unique<BpeTokenizer>(load_tokenizer_gguf(file_->metadata(), log_));
@@ -112,6 +110,13 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   }
   mo.n_ctx = context;
   model_ = load_model(*file_, mo, Placement{.layers = {}, .head = backend_.get()});
+  const RepackBudget budget{.kv_cache_bytes = model_->info().kv_bytes_per_token * static_cast<uint64_t>(context) *
+                                              static_cast<uint64_t>(options.max_sessions),
+                            .mapped_weight_bytes = file_->mapped_file_bytes(),
+                            .available_bytes = available_memory_bytes()};
+  description_.repack =
+      backend_->repack(file_matrices(*file_), CpuKernels::repack_from_name(options.repack), budget).summary();
+  log_.info("{}", description_.repack);
   if (tokenizer_->n_tokens() > static_cast<size_t>(model_->info().n_vocab)) {
     throw Error(fmt::format("the vocabulary has {} tokens but the model's embedding only {}", tokenizer_->n_tokens(),
                             model_->info().n_vocab))

@@ -43,7 +43,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<GgufSet> file_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<CpuKernels> kernels_;
-  std::unique_ptr<Backend> backend_;
+  std::unique_ptr<CpuBackend> backend_;
   std::unique_ptr<Model> model_;
   std::unique_ptr<BpeTokenizer> tokenizer_;
   ModelDescription description_;
@@ -51,8 +51,5 @@ class EngineImpl final : public Engine {
   std::vector<bool> slot_used_;
   std::mutex compute_mutex_;
 };
-
-// Machine facts used for defaults (physical_core_count is in cpu_features.h).
-uint64_t available_memory_bytes();
 
 }  // namespace r1

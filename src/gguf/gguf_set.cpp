@@ -152,4 +152,10 @@ uint64_t GgufSet::total_file_bytes() const {
   return total;
 }
 
+uint64_t GgufSet::mapped_file_bytes() const {
+  uint64_t total = 0;
+  for (const auto& p : parts_) total += p.residency() == Residency::kMapped ? p.file_size() : 0;
+  return total;
+}
+
 }  // namespace r1

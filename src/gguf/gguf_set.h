@@ -32,6 +32,8 @@ class GgufSet {
   const Tensor* find_tensor(std::string_view name) const;
   std::span<const uint8_t> tensor_data(const Tensor& tensor) const;
   uint64_t total_file_bytes() const;
+  // Bytes of the parts held mapped from the page cache (not copied into the process).
+  uint64_t mapped_file_bytes() const;
   // "mapped", "copied", or "mixed" (auto copied some parts before memory ran short).
   std::string residency() const;
 

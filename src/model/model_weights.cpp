@@ -13,6 +13,22 @@ std::string shape_text(const std::vector<uint64_t>& dims) {
 }
 }  // namespace
 
+std::vector<WeightView> file_matrices(const GgufSet& file) {
+  const bool separate_output = file.find_tensor("output.weight") != nullptr;
+  std::vector<WeightView> out;
+  for (const GgufSet::Tensor& t : file.tensors()) {
+    const GgufTensorInfo& info = *t.info;
+    if (info.n_dims < 2 || info.n_dims > 3 || !info.type->quantized) continue;
+    if (separate_output && info.name == "token_embd.weight") continue;
+    const std::optional<uint64_t> rb = row_bytes(*info.type, info.dims[0]);
+    if (!rb || *rb == 0) continue;
+    out.push_back(WeightView{.type = info.type->type, .data = file.tensor_data(t).data(),
+                             .rows = static_cast<int64_t>(info.dims[1] * info.dims[2]),
+                             .cols = static_cast<int64_t>(info.dims[0]), .row_bytes = *rb});
+  }
+  return out;
+}
+
 const GgufSet::Tensor& WeightBinder::require(const std::string& name) const {
   const GgufSet::Tensor* t = file_.find_tensor(name);
   if (t == nullptr) throw Error("required tensor is missing").file(file_.parts().front().path()).tensor(name);

@@ -10,6 +10,11 @@
 
 namespace r1 {
 
+// Every matrix of file a prompt multiplies, for `--repack` (CpuBackend::repack): each tensor of two dimensions, or
+// of three (a stack of matrices, MoE experts) as one matrix of all its rows, in a type matmul takes. The token
+// embedding is left out when the file has a separate output matrix: prompts then only look up its rows.
+std::vector<WeightView> file_matrices(const GgufSet& file);
+
 class WeightBinder {
  public:
   explicit WeightBinder(const GgufSet& file) : file_(file) {}

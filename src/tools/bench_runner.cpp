@@ -22,6 +22,8 @@
 #include "file_types.h"
 #include "kv_cache.h"
 #include "model.h"
+#include "model_weights.h"
+#include "process_memory.h"
 #include "thread_pool.h"
 
 namespace r1::bench {
@@ -248,6 +250,14 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
                                                    .cache_type_v = kv_cache_type_from_name(options.cache_type_v),
                                                    .mla_form = mla, .trace = {}},
                         Placement{.layers = {}, .head = lm.backend.get()});
+  const RepackReport repack = lm.backend->repack(
+      file_matrices(*lm.file), CpuKernels::repack_from_name(options.repack),
+      RepackBudget{.kv_cache_bytes = lm.model->info().kv_bytes_per_token * static_cast<uint64_t>(n_ctx),
+                   .mapped_weight_bytes = lm.file->mapped_file_bytes(),
+                   .available_bytes = available_memory_bytes()});
+  report.repack_seconds = repack.seconds;
+  report.repack_bytes = repack.packed ? repack.copy_bytes : 0;
+  report.repack = repack.summary();
   report.load_seconds = seconds_since(t_load);
 
   const GgufMetadata& meta = lm.file->metadata();
@@ -307,6 +317,8 @@ nlohmann::ordered_json bench_json(const BenchReport& report) {
     j["n_depth"] = t.n_depth;
     j["test_time"] = report.test_time;
     j["load_ms"] = report.load_seconds * 1e3;
+    j["repack_ms"] = report.repack_seconds * 1e3;
+    j["repack_bytes"] = report.repack_bytes;
     j["weights"] = report.weights;
     j["avg_ns"] = static_cast<uint64_t>(std::llround(t.avg_s() * 1e9));
     j["stddev_ns"] = static_cast<uint64_t>(std::llround(t.stddev_s() * 1e9));
@@ -352,8 +364,8 @@ std::string bench_markdown(const BenchReport& report) {
     if (bw) out += tg ? fmt::format(" {:>6.1f}% |", 100.0 * achieved / report.machine->bytes_per_second) : "         |";
     out += "\n";
   }
-  out += fmt::format("\nload time {:.1f} ms (weights {}); {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
-                     report.load_seconds * 1e3, report.weights, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
+  out += fmt::format("\nload time {:.1f} ms (weights {}; {}); {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
+                     report.load_seconds * 1e3, report.weights, report.repack.empty() ? "no repack" : report.repack, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
                      report.cache_type_k, report.cache_type_v, report.cpu_info.empty() ? "unknown" : report.cpu_info);
   for (const BenchTest& t : report.tests) {
     if (!(t.n_gen > 0 && t.n_prompt == 0)) continue;

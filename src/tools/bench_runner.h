@@ -27,7 +27,7 @@ struct BenchOptions {
   int repetitions = 5;          // timed runs per test, after one warm-up
   int depth = 0;                // tokens already in the KV cache when each timed run starts
   std::string kernels = "auto"; // auto, avx512, avx2, scalar, or reference (the scalar oracle)
-  std::string repack = "auto";  // prompt kernels on weight rows packed per call: auto (= on), on or off
+  std::string repack = "auto";  // prompt weight rows packed at load: auto (when the copy fits), on or off
   std::string weights = "auto"; // auto, map or copy: where the weights live (EngineOptions::weights)
   std::string mla = "auto";     // deepseek2 attention form: auto, absorbed or expanded (layers/mla_attention.h)
   std::string cache_type_k = "f16";  // KV cache types, as llama-bench's -ctk/-ctv: f32, f16 or q8_0
@@ -81,6 +81,10 @@ struct BenchReport {
   std::string cpu_info;
   int n_threads = 0;
   double load_seconds = 0;      // open + map or copy + validate + build the model (mapped weights page in lazily)
+                                // + the --repack copy
+  double repack_seconds = 0;    // the --repack copy's part of load_seconds
+  uint64_t repack_bytes = 0;    // its size (0: no copy)
+  std::string repack;           // RepackReport::summary()
   std::string weights;          // "mapped", "copied" or "mixed" (GgufSet::residency)
   uint64_t kv_bytes_per_position = 0;  // KV cache bytes per token of context, all layers, K and V
   std::string cache_type_k = "f16", cache_type_v = "f16";

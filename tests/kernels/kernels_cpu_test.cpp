@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -14,6 +16,7 @@
 #include "cpu_kernels.h"
 #include "error.h"
 #include "half.h"
+#include "packed_weights.h"
 #include "quant_row.h"
 #include "random_rows.h"
 #include "ref_matmul.h"
@@ -121,7 +124,7 @@ class KernelVsReference : public testing::TestWithParam<Case> {};
 void expect_awkward_shapes_match(CpuKernels kernels, GgmlType type) {
   // Both prompt paths: rows packed eight at a time per call (the default) and the file's layout (--repack off).
   for (bool repack : {true, false}) {
-    kernels.set_repack(repack);
+    kernels.set_repack(repack ? RepackMode::kOn : RepackMode::kOff);
 
     const uint32_t block = type_info(type).block_size;
     // The largest sizes span several column chunks of the packed prompt kernels (kPackedChunkBytes).
@@ -231,6 +234,104 @@ TEST(CpuKernels, Avx512PassesGiveTheOnePassBits) {
     }
   }
 }
+
+// Rows packed once (PackedWeights, `--repack`) give a prompt the bits of rows packed per call, on row ranges from
+// a group's first row (the copy is read) and from other rows (the copy cannot be, so per call); and the kernel
+// does read the copy. Natively where the CPU has AVX-512 VNNI, emulated on any x86-64 with AVX2.
+TEST(PackedWeights, PromptsReadTheCopyWithTheBitsOfPackingPerCall) {
+  std::vector<std::pair<std::string, CpuKernels>> tables;
+  const CpuFeatures features = detect_cpu_features();
+  const std::vector<CpuIsa> isas = CpuKernels::available(features);
+  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) != isas.end()) {
+    tables.emplace_back("native", CpuKernels::for_isa(CpuIsa::kAvx512));
+  }
+#if defined(__x86_64__)
+  if (features.avx2 && features.fma && features.f16c) {
+    tables.emplace_back("emulated", CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
+  }
+#endif
+  if (tables.empty()) GTEST_SKIP() << "no AVX-512 kernels here, native or emulated";
+  constexpr int64_t kRows = 75, kTokens = 13;  // four groups of sixteen and 11 rows; 4 + 4 + 4 + 1 tokens
+  uint32_t seed = 1300;
+  for (auto& [label, kernels] : tables) {
+    for (GgmlType type :
+         {GgmlType::kQ4_K, GgmlType::kQ6_K, GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
+      SCOPED_TRACE(label + " " + std::string(type_info(type).name));
+      const int64_t cols = type_info(type).block_size == 256 ? 1024 : 2048;
+      const Matrix m = random_matrix(type, kRows, cols, seed++);
+      const std::vector<float> x = random_activations(kTokens, cols, seed++);
+      CpuActivations act;
+      kernels.quantize_activations(type, x.data(), kTokens, cols, act);
+      PackedWeights packed(kernels);
+      const uint64_t bytes = packed.add(m.view, nullptr);
+      ASSERT_EQ(bytes, kernels.packed_bytes(m.view));
+      ASSERT_GT(bytes, 0u);
+      EXPECT_EQ(packed.add(m.view, nullptr), 0u) << "added twice";
+      const uint8_t* copy = packed.find(m.view);
+      ASSERT_NE(copy, nullptr);
+      for (int64_t pass : {0, 4}) {
+        kernels.set_pass_tokens(pass);
+        for (auto [begin, end] : {std::pair<int64_t, int64_t>{0, kRows}, {16, kRows}, {32, 48}, {3, kRows}}) {
+          std::vector<float> want(static_cast<size_t>(kTokens * kRows), -1.0f), got(want.size(), -1.0f);
+          kernels.matmul(m.view, act, want.data(), begin, end);
+          kernels.matmul(m.view, act, got.data(), begin, end, copy);
+          EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0)
+              << "rows " << begin << ".." << end << ", passes of " << pass;
+        }
+      }
+      kernels.set_pass_tokens(0);
+      // A copy of zeros in place of the rows: the packed groups now multiply to zero, so the copy is read.
+      const size_t aligned = (bytes + 63) / 64 * 64;
+      std::unique_ptr<uint8_t, decltype(&std::free)> zeros(static_cast<uint8_t*>(std::aligned_alloc(64, aligned)),
+                                                           &std::free);
+      std::memset(zeros.get(), 0, aligned);
+      std::vector<float> y(static_cast<size_t>(kTokens * kRows), -1.0f);
+      kernels.matmul(m.view, act, y.data(), 0, kRows, zeros.get());
+      EXPECT_EQ(y[0], 0.0f);
+      EXPECT_EQ(y[static_cast<size_t>(kTokens - 1) * kRows + 63], 0.0f);
+      EXPECT_NE(y[64], 0.0f) << "row 64 is past the last group: the file's row";
+      kernels.set_repack(RepackMode::kOff);
+      std::fill(y.begin(), y.end(), -1.0f);
+      kernels.matmul(m.view, act, y.data(), 0, kRows, zeros.get());
+      EXPECT_NE(y[0], 0.0f) << "--repack off reads the file's rows";
+      kernels.set_repack(RepackMode::kOn);
+    }
+  }
+}
+
+#if defined(__x86_64__)
+// A matrix inside a packed one (a stacked tensor's slice) finds its rows when it starts on a group of sixteen
+// and lies inside with the same layout; nothing else does.
+TEST(PackedWeights, FindsSlicesOnGroupBoundariesOnly) {
+  const CpuKernels kernels = CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table());
+  const Matrix m = random_matrix(GgmlType::kQ8_0, 64, 256, 77);
+  PackedWeights packed(kernels);
+  EXPECT_EQ(packed.find(m.view), nullptr);
+  packed.add(m.view, nullptr);
+  EXPECT_EQ(packed.matrices(), 1u);
+  EXPECT_EQ(packed.bytes(), kernels.packed_bytes(m.view));
+  const uint8_t* base = packed.find(m.view);
+  ASSERT_NE(base, nullptr);
+  const uint64_t group_bytes = packed.bytes() / 4;
+  const auto slice = [&](int64_t first_row, int64_t rows) {
+    WeightView w = m.view;
+    w.data += static_cast<uint64_t>(first_row) * w.row_bytes;
+    w.rows = rows;
+    return w;
+  };
+  EXPECT_EQ(packed.find(slice(16, 32)), base + group_bytes);
+  EXPECT_EQ(packed.find(slice(48, 16)), base + 3 * group_bytes);
+  EXPECT_EQ(packed.find(slice(48, 20)), base + 3 * group_bytes) << "its whole groups lie inside";
+  EXPECT_EQ(packed.find(slice(8, 16)), nullptr) << "not on a group boundary";
+  EXPECT_EQ(packed.find(slice(48, 32)), nullptr) << "runs past the matrix";
+  EXPECT_EQ(packed.find(slice(64, 16)), nullptr) << "past the matrix";
+  WeightView other = m.view;
+  other.type = GgmlType::kQ4_0;
+  EXPECT_EQ(packed.find(other), nullptr) << "another type";
+  const Matrix f32 = random_matrix(GgmlType::kF32, 32, 64, 78);
+  EXPECT_EQ(packed.add(f32.view, nullptr), 0u) << "no packed layout for F32";
+}
+#endif
 
 // How many of the outputs of one call over n_tokens tokens differ, in any bit, from those of each token alone.
 int outputs_differing_alone(const CpuKernels& kernels, const Matrix& m, const std::vector<float>& x, int64_t n_tokens,

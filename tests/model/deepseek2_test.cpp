@@ -93,11 +93,12 @@ TEST_P(Deepseek2Golden, PromptAndGreedyStepsMatchLlamaCpp) {
   const Case& c = GetParam();
   const GgufSet file = GgufSet::open(model_path(fixtures, c.model).string());
   ThreadPool pool(2);
-  // The reference kernels, then every kernel ISA this CPU runs (scalar included): all must match.
-  for (const auto& kernels : testlib::kernel_sets_to_test()) {
-  const std::string isa = kernels ? std::string(kernels->isa_name()) : std::string("reference");
+  // The reference kernels, then every kernel ISA this CPU runs (scalar included), and those with a packed prompt
+  // layout again on weights packed at load (the experts' stacks among them): all must match.
+  for (testlib::BackendUnderTest& b : testlib::backends_to_test(file, pool)) {
+  const std::string& isa = b.label;
   SCOPED_TRACE(isa);
-  CpuBackend backend(&pool, kernels.get());
+  CpuBackend& backend = *b.backend;
   for (const std::string prompt : {"short", "chat"}) {
     const testlib::Golden g = testlib::load_golden(fixtures / "goldens" / c.golden, prompt);
     auto model = load_model(file, ModelOptions{.n_ctx = 128, .cache_type_k = c.cache, .cache_type_v = c.cache,

@@ -13,6 +13,7 @@
 #include "cpu_kernels.h"
 #include "fixtures.h"
 #include "model.h"
+#include "model_weights.h"
 
 namespace r1::testlib {
 
@@ -54,6 +55,26 @@ std::vector<std::unique_ptr<CpuKernels>> kernel_sets_to_test() {
     sets.push_back(std::make_unique<CpuKernels>(CpuKernels::for_isa(isa)));
   }
   return sets;
+}
+
+std::vector<BackendUnderTest> backends_to_test(const GgufSet& file, ThreadPool& pool) {
+  std::vector<BackendUnderTest> out;
+  for (auto& kernels : kernel_sets_to_test()) {
+    const bool isa = kernels != nullptr;
+    BackendUnderTest plain;
+    plain.label = isa ? std::string(kernels->isa_name()) : "reference";
+    plain.backend = std::make_unique<CpuBackend>(&pool, kernels.get());
+    plain.kernels = std::move(kernels);
+    out.push_back(std::move(plain));
+    if (!isa) continue;
+    BackendUnderTest repacked;
+    repacked.label = out.back().label + " repacked";
+    repacked.kernels = std::make_unique<CpuKernels>(*out.back().kernels);
+    repacked.backend = std::make_unique<CpuBackend>(&pool, repacked.kernels.get());
+    if (!repacked.backend->repack(file_matrices(file), RepackMode::kOn, RepackBudget{}).packed) continue;
+    out.push_back(std::move(repacked));
+  }
+  return out;
 }
 
 std::vector<float> run_stepwise(Model& model, const std::vector<int32_t>& ids, int seq, int32_t first_pos) {

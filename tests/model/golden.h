@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "backend.h"
+#include "gguf_set.h"
+
 namespace r1 {
-class CpuKernels;
 class Model;
+class ThreadPool;
 }
 
 namespace r1::testlib {
@@ -39,6 +42,16 @@ std::vector<float> run_prompt(Model& model, const std::vector<int32_t>& ids, int
 // The kernels every golden runs under: null first (the reference kernels), then each kernel ISA this CPU runs
 // (scalar included).
 std::vector<std::unique_ptr<CpuKernels>> kernel_sets_to_test();
+
+// A CPU backend over one of kernel_sets_to_test(), on the file's weights as they are or packed at load.
+struct BackendUnderTest {
+  std::string label;  // "reference", "avx2", "avx512 repacked", ...
+  std::unique_ptr<CpuKernels> kernels;
+  std::unique_ptr<CpuBackend> backend;
+};
+// Every kernel set of kernel_sets_to_test(), then again each whose ISA packs some of file's matrices, with those
+// packed at load (--repack on).
+std::vector<BackendUnderTest> backends_to_test(const GgufSet& file, ThreadPool& pool);
 
 // The same tokens one forward call each (decoding through the cache), from position first_pos: the logits of
 // every step, [ids.size(), n_vocab].

@@ -42,10 +42,11 @@ TEST_P(GoldenTest, PromptAndGreedyStepsMatchLlamaCpp) {
   const Case& c = GetParam();
   const GgufSet file = GgufSet::open(model_path(fixtures, c.model).string());
   ThreadPool pool(2);
-  // The reference kernels, then every kernel ISA this CPU runs (scalar included): all must match.
-  for (const auto& kernels : testlib::kernel_sets_to_test()) {
-  SCOPED_TRACE(kernels ? std::string(kernels->isa_name()) : std::string("reference"));
-  CpuBackend backend(&pool, kernels.get());
+  // The reference kernels, then every kernel ISA this CPU runs (scalar included), and those with a packed prompt
+  // layout again on weights packed at load: all must match.
+  for (testlib::BackendUnderTest& b : testlib::backends_to_test(file, pool)) {
+  SCOPED_TRACE(b.label);
+  CpuBackend& backend = *b.backend;
   for (const std::string prompt : {"short", "chat"}) {
     const testlib::Golden g = testlib::load_golden(fixtures / "goldens" / c.golden, prompt);
     auto model = load_model(file, ModelOptions{.n_ctx = 128, .cache_type_k = c.cache, .cache_type_v = c.cache,
@@ -56,7 +57,7 @@ TEST_P(GoldenTest, PromptAndGreedyStepsMatchLlamaCpp) {
     const auto cmp = testlib::compare_logits(logits, g.logits, g.margins, g.n_vocab);
     EXPECT_LE(cmp.combined, c.tolerance) << prompt << " worst " << cmp.worst;
     EXPECT_EQ(cmp.argmax_mismatches, 0) << prompt;
-    RecordProperty((kernels ? std::string(kernels->isa_name()) : std::string("reference")) + "_" + prompt + "_rel_rms",
+    RecordProperty(b.label + "_" + prompt + "_rel_rms",
                    std::to_string(cmp.combined));
 
     // Greedy steps: feed the golden's greedy tokens one at a time.

@@ -84,7 +84,8 @@ TEST(BenchRun, JsonFieldsOfATinyRun) {
     EXPECT_EQ(tg["n_gen"], 4);
     for (const auto* t : {&pp, &tg}) {
       for (const char* field : {"n_prompt", "n_gen", "n_depth", "n_threads", "avg_ts", "stddev_ts", "model_type",
-                                "model_size", "model_n_params", "kernel_isa", "load_ms", "samples_ts", "avg_ns"}) {
+                                "model_size", "model_n_params", "kernel_isa", "load_ms", "repack_ms", "repack_bytes",
+                                "samples_ts", "avg_ns"}) {
         EXPECT_TRUE(t->contains(field)) << field;
       }
       EXPECT_EQ((*t)["n_depth"], 3);
@@ -112,7 +113,28 @@ TEST(BenchRun, JsonFieldsOfATinyRun) {
     EXPECT_NE(md.find("pp8 @ d3"), std::string::npos) << md;
     EXPECT_NE(md.find("tg4 @ d3"), std::string::npos) << md;
     EXPECT_NE(md.find("load time"), std::string::npos) << md;
+    EXPECT_NE(md.find(report.repack), std::string::npos) << md;
   }
+}
+
+// --repack on: the copy's time and size in the report (where these kernels have a packed layout for the file).
+TEST(BenchRun, RepackOnReportsTheCopy) {
+  R1_REQUIRE_FIXTURES(dir);
+  const BenchOptions o{.model = fixture(dir, "tiny-llama-a-s1.Q8_0.gguf"), .n_prompt = 8, .n_gen = 0, .threads = 2,
+                       .repetitions = 1, .repack = "on", .measure_bandwidth = false};
+  const BenchReport report = run_bench(o, quiet());
+  if (report.repack.find("no matrix") != std::string::npos) GTEST_SKIP() << report.repack;
+  EXPECT_GT(report.repack_bytes, 0u);
+  EXPECT_GT(report.repack_seconds, 0.0);
+  EXPECT_LE(report.repack_seconds, report.load_seconds);
+  EXPECT_EQ(report.repack.rfind("repacked ", 0), 0u) << report.repack;
+  const nlohmann::ordered_json j = bench_json(report);
+  EXPECT_EQ(j[0]["repack_bytes"], report.repack_bytes);
+  const BenchOptions off{.model = o.model, .n_prompt = 8, .n_gen = 0, .threads = 2, .repetitions = 1,
+                         .repack = "off", .measure_bandwidth = false};
+  const BenchReport plain = run_bench(off, quiet());
+  EXPECT_EQ(plain.repack_bytes, 0u);
+  EXPECT_EQ(plain.tests.size(), 1u);
 }
 
 TEST(BenchRun, ReferenceKernelsAndGenerationOnly) {

@@ -55,6 +55,10 @@ struct DotArgs {
   // bytes apart; null where there is none.
   const uint8_t* a_prepared = nullptr;
   uint64_t a_prepared_stride = 0;
+  // The call's weight rows already in the kernel's packed layout (RowPacker below), from its first row: packed
+  // once at load (`--repack`, PackedWeights), so the kernel reads them instead of packing them per call. Null:
+  // packed per call (or not at all). Only kernels with a packer read it; the others ignore it.
+  const uint8_t* w_packed = nullptr;
 };
 using DotFn = void (*)(const DotArgs& args) noexcept;
 
@@ -66,6 +70,16 @@ using QuantizeQ8KFn = void (*)(const float* x, uint8_t* dst, int64_t n) noexcept
 // quantize_activations does it once per matmul, so every row block and thread of it shares the copy.
 using PrepareFn = void (*)(const uint8_t* act, uint8_t* dst, int64_t n) noexcept;
 inline constexpr size_t kPreparedQ8_0Bytes = 68;
+// Weight rows in a prompt kernel's own layout, sixteen rows at a time: pack writes nb blocks of the sixteen rows
+// w, w + w_stride, ... to out (block_bytes each, 64-byte aligned), exactly as the kernel packs them per call,
+// so a matmul reading the copy gives the same bits. Groups of sixteen rows follow each other, nb blocks each.
+using PackRowsFn = void (*)(const uint8_t* w, uint64_t w_stride, int64_t nb, uint8_t* out) noexcept;
+struct RowPacker {
+  PackRowsFn pack;       // null: this weight type has no packed layout in this ISA
+  uint64_t block_bytes;  // one block (kBlock elements) of sixteen rows
+  bool pays_at_load;     // measured: prompts on a copy packed at load beat packing per call (`--repack auto`)
+};
+
 // out[i] = gate[i] * sigmoid(gate[i]) * up[i], within a few ulp of swiglu_ref (ref_ops.h).
 using SwigluFn = void (*)(const float* gate, const float* up, float* out, int64_t n) noexcept;
 
@@ -91,6 +105,7 @@ struct KernelTable {
   QuantizeQ8KFn quantize_q8_1;      // null: the scalar quantize_row_q8_1_activations runs
   SwigluFn swiglu;                  // null: swiglu_ref runs
   PrepareFn prepare_q8_0;           // null: the prompt kernels read Q8_0 activation rows as they are
+  RowPacker packer[kMaxTypeId];     // per weight type; what PackedWeights packs at load
 
   // Only called from baseline-compiled code (cpu_kernels.cpp).
   DotFn find(GgmlType t) const {

@@ -93,10 +93,35 @@ CpuKernels CpuKernels::select(const CpuFeatures& features, std::string_view isa)
   throw_error("unknown kernel ISA '{}' (expected scalar, avx2, avx512 or auto)", isa);
 }
 
-bool CpuKernels::repack_from_name(std::string_view name) {
-  if (name == "on" || name == "auto") return true;
-  if (name == "off") return false;
+RepackMode CpuKernels::repack_from_name(std::string_view name) {
+  if (name == "auto") return RepackMode::kAuto;
+  if (name == "on") return RepackMode::kOn;
+  if (name == "off") return RepackMode::kOff;
   throw_error("--repack '{}' is unknown (auto, on or off)", name);
+}
+
+uint64_t CpuKernels::packed_bytes(const WeightView& w) const {
+  const auto id = static_cast<size_t>(w.type);
+  if (id >= cpu::kMaxTypeId || table_->packer[id].pack == nullptr) return 0;
+  const int64_t nb = w.cols / static_cast<int64_t>(type_info(w.type).block_size);
+  return static_cast<uint64_t>(w.rows / 16) * static_cast<uint64_t>(nb) * table_->packer[id].block_bytes;
+}
+
+bool CpuKernels::repack_pays(GgmlType type) const {
+  const auto id = static_cast<size_t>(type);
+  return id < cpu::kMaxTypeId && table_->packer[id].pack != nullptr && table_->packer[id].pays_at_load;
+}
+
+void CpuKernels::pack_rows(const WeightView& w, int64_t group_begin, int64_t group_end, uint8_t* out) const {
+  const cpu::RowPacker& p = table_->packer[static_cast<size_t>(w.type)];
+  R1_CHECK(p.pack != nullptr && 0 <= group_begin && group_begin <= group_end && group_end <= w.rows / 16);
+  R1_CHECK(reinterpret_cast<uintptr_t>(out) % 64 == 0, "packed weight rows must be 64-byte aligned");
+  const int64_t nb = w.cols / static_cast<int64_t>(type_info(w.type).block_size);
+  const uint64_t group_bytes = static_cast<uint64_t>(nb) * p.block_bytes;
+  for (int64_t g = group_begin; g < group_end; ++g) {
+    p.pack(w.data + static_cast<uint64_t>(16 * g) * w.row_bytes, w.row_bytes, nb,
+           out + static_cast<uint64_t>(g) * group_bytes);
+  }
 }
 
 bool CpuKernels::supports(GgmlType weight_type) {
@@ -187,7 +212,7 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
 }
 
 void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin,
-                        int64_t row_end) const noexcept {
+                        int64_t row_end, const uint8_t* packed) const noexcept {
   R1_DCHECK(act.weight_type == w.type && act.cols == w.cols);
   R1_DCHECK(0 <= row_begin && row_begin <= row_end && row_end <= w.rows);
   if (row_begin >= row_end || act.n_tokens == 0) return;
@@ -226,6 +251,12 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
     args.grouped_tokens = q4_k_grouped_tokens(act.n_tokens);
     args.pack_rows = repack_;
     args.pass_tokens = pass_tokens_;
+    // The copy packed at load holds whole groups of sixteen rows from row 0: usable from a group's first row.
+    if (packed != nullptr && repack_ && r0 % 16 == 0 && table_->packer[static_cast<size_t>(w.type)].pack != nullptr) {
+      const uint64_t group_bytes = static_cast<uint64_t>(w.cols / static_cast<int64_t>(type_info(w.type).block_size)) *
+                                   table_->packer[static_cast<size_t>(w.type)].block_bytes;
+      args.w_packed = packed + static_cast<uint64_t>(r0 / 16) * group_bytes;
+    }
     if (!act.prepared.empty()) {
       args.a_prepared = act.prepared.data();
       args.a_prepared_stride = act.prepared_row_bytes;

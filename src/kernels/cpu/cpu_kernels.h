@@ -22,6 +22,7 @@ struct KernelTable;
 class ThreadPool;
 
 enum class CpuIsa { kScalar, kAvx2, kAvx512 };
+enum class RepackMode { kOff, kAuto, kOn };
 std::string_view cpu_isa_name(CpuIsa isa);
 
 // Activations of one matmul, quantized once and shared by every row range (and thread) of that matmul.
@@ -57,11 +58,20 @@ class CpuKernels {
 
   CpuIsa isa() const { return isa_; }
 
-  // `--repack`: whether prompt-sized calls pack weight rows eight at a time into a per-call buffer (on: the
-  // default; auto is the same, as the packing holds no copy of the model). off: every call on the file's layout.
-  static bool repack_from_name(std::string_view name);  // throws r1::Error on an unknown name
-  void set_repack(bool on) { repack_ = on; }
+  // `--repack`: prompt-sized calls read weight rows in the prompt kernels' packed layout, packed once at load
+  // (PackedWeights) or, where there is no such copy, per call into a per-thread buffer. off: every call on the
+  // file's layout. auto packs at load only when the copy fits in free memory (repack_fits, weight_repack.h).
+  static RepackMode repack_from_name(std::string_view name);  // throws r1::Error on an unknown name
+  void set_repack(RepackMode mode) { repack_ = mode != RepackMode::kOff; }
   bool repack() const { return repack_; }
+  // Bytes of w's rows in this ISA's packed prompt layout: whole groups of sixteen rows (the rest stay on the
+  // file's layout). 0 where the ISA has no packed layout for w's type.
+  uint64_t packed_bytes(const WeightView& w) const;
+  // Whether prompts on that copy were measured to beat packing per call (what `--repack auto` copies).
+  bool repack_pays(GgmlType type) const;
+  // Groups [group_begin, group_end) of sixteen rows of w into out (packed_bytes(w) bytes from group 0 on,
+  // 64-byte aligned); a matmul given the copy reads it instead of packing per call, with the same bits.
+  void pack_rows(const WeightView& w, int64_t group_begin, int64_t group_end, uint8_t* out) const;
   // Tests: the most tokens the packed prompt kernels take per pass over the rows (0: their cache budget
   // decides), so that the passes can be exercised on small shapes.
   void set_pass_tokens(int64_t n) { pass_tokens_ = n; }
@@ -78,8 +88,9 @@ class CpuKernels {
                             CpuActivations& out, ThreadPool* pool = nullptr) const;
 
   // y[t, r] for rows [row_begin, row_end): y: [n_tokens, w.rows] row-major. act must come from
-  // quantize_activations for w.type and w.cols.
-  void matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin, int64_t row_end) const noexcept;
+  // quantize_activations for w.type and w.cols. packed: null, or all of w's rows as pack_rows writes them.
+  void matmul(const WeightView& w, const CpuActivations& act, float* y, int64_t row_begin, int64_t row_end,
+              const uint8_t* packed = nullptr) const noexcept;
   // Same as matmul_ref: quantizes x, then multiplies.
   void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, int64_t row_begin, int64_t row_end) const;
 

@@ -33,6 +33,7 @@ inline DotArgs rows_from(const DotArgs& a, int64_t r0) {
   tail.w = a.w + static_cast<uint64_t>(r0) * a.w_stride;
   tail.n_rows = a.n_rows - r0;
   tail.y = a.y + r0;
+  tail.w_packed = nullptr;  // packed groups start at the call's first row; `rest` packs nothing
   return tail;
 }
 
@@ -64,7 +65,7 @@ inline void rest_by16(const DotArgs& a, DotFn rest) noexcept {
 // 20 MiB of them at 512 tokens). Within a pass, each group's columns go in packed chunks of about 24 KiB that
 // stay in L1 while the pass's tokens walk over them; the tokens' states wait in L2 between chunks
 // (kRows16StateBytes), and a kernel with large states (Q8_0: eight lanes of sixteen rows, 512 bytes per token)
-// takes shorter passes. Each pass packs the rows again.
+// takes shorter passes. Each pass packs the rows again, unless they were packed once at load (DotArgs::w_packed).
 inline constexpr size_t kRows16ChunkBytes = 24576;
 inline constexpr size_t kRows16PassActBytes = 4u << 20;
 inline constexpr size_t kRows16StateBytes = 512u << 10;
@@ -107,7 +108,10 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
   const int64_t pass_cap = a.pass_tokens > 0 && a.pass_tokens < by_budget ? a.pass_tokens : by_budget;
   const int64_t n_passes = (a.n_tokens + pass_cap - 1) / pass_cap;
   const int64_t pass = n_passes == 1 ? a.n_tokens : ((a.n_tokens + n_passes - 1) / n_passes + 3) / 4 * 4;  // even
-  auto* packed = static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
+  // Rows packed at load: group g of sixteen rows is nb blocks from g × nb on.
+  const auto* prepacked = reinterpret_cast<const Packed*>(a.w_packed);
+  auto* packed = prepacked != nullptr ? nullptr
+                                      : static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
   auto* state = static_cast<State*>(thread_scratch(1, static_cast<size_t>(pass) * sizeof(State)));
   for (int64_t t0 = 0; t0 < a.n_tokens; t0 += pass) {
     const int64_t nt = a.n_tokens - t0 < pass ? a.n_tokens - t0 : pass;
@@ -117,14 +121,30 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
     for (int64_t r = 0; r < rows16; r += 16) {
       for (int64_t c0 = 0; c0 < nb; c0 += chunk) {
         const int64_t nc = nb - c0 < chunk ? nb - c0 : chunk;
-        K::pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * K::kWeightBytes, a.w_stride,
-                nc, packed);
-        K::tokens(packed, nc, act0 + static_cast<uint64_t>(c0) * K::kActBytes, act_stride, state, nt, grouped, c0 == 0);
+        const Packed* rows = packed;
+        if (prepacked != nullptr) {
+          rows = prepacked + (r / 16) * nb + c0;
+        } else {
+          K::pack(a.w + static_cast<uint64_t>(r) * a.w_stride + static_cast<uint64_t>(c0) * K::kWeightBytes,
+                  a.w_stride, nc, packed);
+        }
+        K::tokens(rows, nc, act0 + static_cast<uint64_t>(c0) * K::kActBytes, act_stride, state, nt, grouped, c0 == 0);
       }
       for (int64_t t = 0; t < nt; ++t) K::finish(state[t], a.y + (t0 + t) * a.y_stride + r);
     }
   }
   if (rows16 < a.n_rows) rest(rows_from(a, rows16));
+}
+
+// K's packer for KernelTable::packer: the layout dot_rows16 reads from DotArgs::w_packed. pays_at_load: what the
+// PrefillRepacked microbenchmarks measured for K (docs/PERFORMANCE.md).
+template <class K>
+void pack_rows16(const uint8_t* w, uint64_t w_stride, int64_t nb, uint8_t* out) noexcept {
+  K::pack(w, w_stride, nb, reinterpret_cast<typename K::Packed*>(out));
+}
+template <class K>
+RowPacker rows16_packer(bool pays_at_load) {
+  return RowPacker{pack_rows16<K>, sizeof(typename K::Packed), pays_at_load};
 }
 
 }  // namespace

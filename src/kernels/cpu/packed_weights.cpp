@@ -1,0 +1,65 @@
+// PackedWeights: anonymous mappings (asked for huge pages, as the copied weights are: mapped_file.cpp) filled
+// by CpuKernels::pack_rows, found again by address.
+#include "packed_weights.h"
+
+#include <sys/mman.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "error.h"
+#include "thread_pool.h"
+#include "type_table.h"
+
+namespace r1 {
+
+PackedWeights::~PackedWeights() {
+  for (const Entry& e : entries_) ::munmap(e.packed, e.mapped_bytes);
+}
+
+uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
+  const uint64_t bytes = kernels_.packed_bytes(w);
+  if (bytes == 0 || find(w) != nullptr) return 0;
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    throw Error(fmt::format("cannot allocate {} bytes for packed weight rows: {} (try --repack off)", bytes,
+                            std::strerror(errno)));
+  }
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
+  auto* out = static_cast<uint8_t*>(p);
+  const int64_t groups = w.rows / 16;
+  if (pool != nullptr && pool->size() > 1) {
+    pool->parallel_range(static_cast<size_t>(groups), 1, [&](size_t begin, size_t end, int) {
+      kernels_.pack_rows(w, static_cast<int64_t>(begin), static_cast<int64_t>(end), out);
+    });
+  } else {
+    kernels_.pack_rows(w, 0, groups, out);
+  }
+  ::mprotect(p, bytes, PROT_READ);  // read-only from here on, like the weights it copies
+  const Entry e{.begin = w.data, .end = w.data + static_cast<uint64_t>(w.rows) * w.row_bytes, .type = w.type,
+                .cols = w.cols, .row_bytes = w.row_bytes, .group_bytes = bytes / static_cast<uint64_t>(groups),
+                .packed = out, .mapped_bytes = bytes};
+  entries_.insert(std::upper_bound(entries_.begin(), entries_.end(), e.begin,
+                                   [](const uint8_t* b, const Entry& x) { return b < x.begin; }),
+                  e);
+  bytes_ += bytes;
+  return bytes;
+}
+
+const uint8_t* PackedWeights::find(const WeightView& w) const {
+  // The last matrix starting at or before w.data.
+  auto it = std::upper_bound(entries_.begin(), entries_.end(), w.data,
+                             [](const uint8_t* b, const Entry& x) { return b < x.begin; });
+  if (it == entries_.begin()) return nullptr;
+  const Entry& e = *--it;
+  if (w.data >= e.end || w.type != e.type || w.cols != e.cols || w.row_bytes != e.row_bytes) return nullptr;
+  const auto offset = static_cast<uint64_t>(w.data - e.begin);
+  const uint64_t group_span = 16 * e.row_bytes;
+  if (offset % group_span != 0) return nullptr;
+  // Only the groups w covers in full are read, and those lie inside the matrix.
+  if (offset + static_cast<uint64_t>(w.rows / 16) * group_span > static_cast<uint64_t>(e.end - e.begin)) return nullptr;
+  return e.packed + offset / group_span * e.group_bytes;
+}
+
+}  // namespace r1
