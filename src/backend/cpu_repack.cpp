@@ -45,10 +45,9 @@ RepackReport CpuBackend::repack(std::vector<WeightView> matrices, RepackMode mod
   });
   r.matrices = matrices.size();
   for (const WeightView& w : matrices) r.copy_bytes += kernels_->packed_bytes(w);
-  if (matrices.empty() || (mode == RepackMode::kAuto && !repack_fits(r.copy_bytes, budget.kv_cache_bytes,
-                                                                     budget.mapped_weight_bytes, budget.available_bytes))) {
-    return r;
-  }
+  const bool fits =
+      repack_fits(r.copy_bytes, budget.kv_cache_bytes, budget.mapped_weight_bytes, budget.available_bytes);
+  if (matrices.empty() || (mode == RepackMode::kAuto && !fits)) return r;
   const auto start = std::chrono::steady_clock::now();
   if (!packed_) packed_ = std::make_unique<PackedWeights>(*kernels_);
   for (const WeightView& w : matrices) packed_->add(w, pool_);

@@ -15,10 +15,10 @@
 #include "engine_impl.h"
 #include "error.h"
 #include "kv_cache.h"
+#include "model_weights.h"
 #include "numa.h"
 #include "process_memory.h"
 #include "tokenizer_load.h"
-#include "model_weights.h"
 
 namespace r1 {
 

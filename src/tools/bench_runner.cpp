@@ -365,7 +365,8 @@ std::string bench_markdown(const BenchReport& report) {
     out += "\n";
   }
   out += fmt::format("\nload time {:.1f} ms (weights {}; {}); {} reps after a warm-up; KV cache {}/{}; CPU: {}\n",
-                     report.load_seconds * 1e3, report.weights, report.repack.empty() ? "no repack" : report.repack, report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
+                     report.load_seconds * 1e3, report.weights, report.repack.empty() ? "no repack" : report.repack,
+                     report.tests.empty() ? 0 : report.tests.front().samples_s.size(),
                      report.cache_type_k, report.cache_type_v, report.cpu_info.empty() ? "unknown" : report.cpu_info);
   for (const BenchTest& t : report.tests) {
     if (!(t.n_gen > 0 && t.n_prompt == 0)) continue;

@@ -9,6 +9,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -325,6 +326,8 @@ TEST(PackedWeights, FindsSlicesOnGroupBoundariesOnly) {
   EXPECT_EQ(packed.find(slice(8, 16)), nullptr) << "not on a group boundary";
   EXPECT_EQ(packed.find(slice(48, 32)), nullptr) << "runs past the matrix";
   EXPECT_EQ(packed.find(slice(64, 16)), nullptr) << "past the matrix";
+  EXPECT_EQ(packed.add(slice(16, 32), nullptr), 0u) << "inside a matrix already packed";
+  EXPECT_EQ(packed.matrices(), 1u);
   WeightView other = m.view;
   other.type = GgmlType::kQ4_0;
   EXPECT_EQ(packed.find(other), nullptr) << "another type";
@@ -332,6 +335,30 @@ TEST(PackedWeights, FindsSlicesOnGroupBoundariesOnly) {
   EXPECT_EQ(packed.add(f32.view, nullptr), 0u) << "no packed layout for F32";
 }
 #endif
+
+// The backend keeps one CpuActivations per thread from call to call; its buffers only grow. Calls of every
+// size in turn (a prompt, one token, a smaller prompt, a larger one) give the bits of a fresh one each time.
+TEST(CpuKernels, ReusedActivationsGiveTheBitsOfFreshOnes) {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  uint32_t seed = 1700;
+  CpuActivations reused;
+  for (GgmlType type : {GgmlType::kQ8_0, GgmlType::kQ4_K, GgmlType::kQ6_K}) {
+    for (auto [rows, cols, n_tokens] : {std::tuple<int64_t, int64_t, int64_t>{40, 2048, 13}, {40, 2048, 1},
+                                        {33, 512, 5}, {17, 4096, 9}}) {
+      SCOPED_TRACE(std::string(type_info(type).name) + " cols " + std::to_string(cols) + " tokens " +
+                   std::to_string(n_tokens));
+      const Matrix m = random_matrix(type, rows, cols, seed++);
+      const std::vector<float> x = random_activations(n_tokens, cols, seed++);
+      CpuActivations fresh;
+      kernels.quantize_activations(type, x.data(), n_tokens, cols, fresh);
+      kernels.quantize_activations(type, x.data(), n_tokens, cols, reused);
+      std::vector<float> want(static_cast<size_t>(n_tokens * rows)), got(want.size());
+      kernels.matmul(m.view, fresh, want.data(), 0, rows);
+      kernels.matmul(m.view, reused, got.data(), 0, rows);
+      EXPECT_EQ(std::memcmp(want.data(), got.data(), want.size() * sizeof(float)), 0);
+    }
+  }
+}
 
 // How many of the outputs of one call over n_tokens tokens differ, in any bit, from those of each token alone.
 int outputs_differing_alone(const CpuKernels& kernels, const Matrix& m, const std::vector<float>& x, int64_t n_tokens,
@@ -416,7 +443,7 @@ void expect_activation_bytes(GgmlType weight_type, int64_t block, void (*scalar)
     const CpuKernels kernels = CpuKernels::select(features, cpu_isa_name(isa));
     CpuActivations act;
     kernels.quantize_activations(weight_type, x.data(), n_tokens, cols, act, nullptr);
-    ASSERT_EQ(act.data.size(), want.size());
+    ASSERT_GE(act.data.size(), want.size());
     for (int64_t t = 0; t < n_tokens; ++t) {
       EXPECT_EQ(std::memcmp(act.data.data() + t * row, want.data() + t * row, row), 0)
           << kernels.isa_name() << " " << type_info(weight_type).name << ", row " << t;

@@ -145,7 +145,7 @@ void quantize_activation_rows(const cpu::KernelTable& table, const float* x, Cpu
       case GgmlType::kQ8_0:
         if (table.quantize_q8_0 != nullptr) table.quantize_q8_0(xt, dst, cols);
         else quantize_row_q8_0_activations(xt, dst, cols);
-        if (!out.prepared.empty()) table.prepare_q8_0(dst, out.prepared.data() + t * out.prepared_row_bytes, cols);
+        if (out.prepared_row_bytes > 0) table.prepare_q8_0(dst, out.prepared.data() + t * out.prepared_row_bytes, cols);
         break;
       case GgmlType::kQ8_1:
         if (table.quantize_q8_1 != nullptr) table.quantize_q8_1(xt, dst, cols);
@@ -188,11 +188,15 @@ void CpuKernels::quantize_activations(GgmlType weight_type, const float* x, int6
     case GgmlType::kQ8_K: R1_CHECK(cols % 256 == 0); out.row_bytes = cols / 256 * cpu::kQ8_KBytes; break;
     default: R1_CHECK(is_float_type(act)); out.row_bytes = static_cast<uint64_t>(cols) * sizeof(float); break;
   }
-  out.data.resize(out.row_bytes * static_cast<uint64_t>(n_tokens));
+  // The buffers only grow: an out reused from call to call (the backend's) is not zeroed again each time.
+  const auto grow = [](std::vector<uint8_t>& v, uint64_t bytes) {
+    if (v.size() < bytes) v.resize(bytes);
+  };
+  grow(out.data, out.row_bytes * static_cast<uint64_t>(n_tokens));
   // The prompt kernels take calls of four tokens or more with packing on (dot_rows16, avx512_rows16.h).
   const bool prepare = act == GgmlType::kQ8_0 && table_->prepare_q8_0 != nullptr && n_tokens >= 4 && repack_;
   out.prepared_row_bytes = prepare ? static_cast<uint64_t>(cols / 32) * cpu::kPreparedQ8_0Bytes : 0;
-  out.prepared.resize(out.prepared_row_bytes * static_cast<uint64_t>(n_tokens));
+  grow(out.prepared, out.prepared_row_bytes * static_cast<uint64_t>(n_tokens));
   if (pool != nullptr && pool->size() > 1 && n_tokens > 1) {
     pool->parallel_range(static_cast<size_t>(n_tokens), 1, [&](size_t begin, size_t end, int) {
       quantize_activation_rows(*table_, x, out, static_cast<int64_t>(begin), static_cast<int64_t>(end));
@@ -257,7 +261,7 @@ void CpuKernels::matmul(const WeightView& w, const CpuActivations& act, float* y
                                    table_->packer[static_cast<size_t>(w.type)].block_bytes;
       args.w_packed = packed + static_cast<uint64_t>(r0 / 16) * group_bytes;
     }
-    if (!act.prepared.empty()) {
+    if (act.prepared_row_bytes > 0) {
       args.a_prepared = act.prepared.data();
       args.a_prepared_stride = act.prepared_row_bytes;
     }

@@ -26,7 +26,8 @@ enum class RepackMode { kOff, kAuto, kOn };
 std::string_view cpu_isa_name(CpuIsa isa);
 
 // Activations of one matmul, quantized once and shared by every row range (and thread) of that matmul.
-// data: [n_tokens, row_bytes]; for F32/F16/BF16 weights the rows hold float32 values rounded to that format.
+// data: [n_tokens, row_bytes] at its start (the vectors only grow, so a reused one may hold more); for
+// F32/F16/BF16 weights the rows hold float32 values rounded to that format.
 struct CpuActivations {
   GgmlType weight_type = GgmlType::kF32;
   GgmlType type = GgmlType::kF32;  // activation_type_for(weight_type)
@@ -35,7 +36,7 @@ struct CpuActivations {
   uint64_t row_bytes = 0;
   std::vector<uint8_t> data;
   // The same rows in the kernels' prepared layout, where the ISA has one for this activation type and the
-  // prompt kernels will read it (several tokens, packing on); empty otherwise.
+  // prompt kernels will read it (several tokens, packing on); prepared_row_bytes is 0 otherwise.
   std::vector<uint8_t> prepared;
   uint64_t prepared_row_bytes = 0;
   // Only for weight types with no integer kernel: the activations as the dot product sees them, in float.
@@ -60,7 +61,7 @@ class CpuKernels {
 
   // `--repack`: prompt-sized calls read weight rows in the prompt kernels' packed layout, packed once at load
   // (PackedWeights) or, where there is no such copy, per call into a per-thread buffer. off: every call on the
-  // file's layout. auto packs at load only when the copy fits in free memory (repack_fits, weight_repack.h).
+  // file's layout. auto packs at load only what pays, when the copy fits in free memory (cpu_repack.h).
   static RepackMode repack_from_name(std::string_view name);  // throws r1::Error on an unknown name
   void set_repack(RepackMode mode) { repack_ = mode != RepackMode::kOff; }
   bool repack() const { return repack_; }

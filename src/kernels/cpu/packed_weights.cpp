@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iterator>
 
 #include "error.h"
 #include "thread_pool.h"
@@ -20,7 +21,13 @@ PackedWeights::~PackedWeights() {
 
 uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
   const uint64_t bytes = kernels_.packed_bytes(w);
-  if (bytes == 0 || find(w) != nullptr) return 0;
+  if (bytes == 0) return 0;
+  // Entries may not overlap (find takes the last one starting at or before an address): a matrix overlapping one
+  // already added, itself included, is left alone.
+  const uint8_t* end = w.data + static_cast<uint64_t>(w.rows) * w.row_bytes;
+  const auto next = std::lower_bound(entries_.begin(), entries_.end(), end,
+                                     [](const Entry& x, const uint8_t* e) { return x.begin < e; });
+  if (next != entries_.begin() && std::prev(next)->end > w.data) return 0;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) {
     throw Error(fmt::format("cannot allocate {} bytes for packed weight rows: {} (try --repack off)", bytes,

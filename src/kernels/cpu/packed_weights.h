@@ -23,7 +23,8 @@ class PackedWeights {
   PackedWeights& operator=(const PackedWeights&) = delete;
 
   // Packs every whole group of sixteen rows of w (threads of pool, when given, take distinct groups). A matrix
-  // the kernels have no packed layout for, or one already added, is left alone; returns the bytes added.
+  // the kernels have no packed layout for, or one overlapping a matrix already added (itself included), is left
+  // alone; returns the bytes added.
   // Throws r1::Error when the memory cannot be had.
   uint64_t add(const WeightView& w, ThreadPool* pool);
 

@@ -110,8 +110,9 @@ inline void dot_rows16(const DotArgs& a, DotFn rest) noexcept {
   const int64_t pass = n_passes == 1 ? a.n_tokens : ((a.n_tokens + n_passes - 1) / n_passes + 3) / 4 * 4;  // even
   // Rows packed at load: group g of sixteen rows is nb blocks from g × nb on.
   const auto* prepacked = reinterpret_cast<const Packed*>(a.w_packed);
-  auto* packed = prepacked != nullptr ? nullptr
-                                      : static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
+  auto* packed = prepacked != nullptr
+                     ? nullptr
+                     : static_cast<Packed*>(thread_scratch(0, static_cast<size_t>(chunk) * sizeof(Packed)));
   auto* state = static_cast<State*>(thread_scratch(1, static_cast<size_t>(pass) * sizeof(State)));
   for (int64_t t0 = 0; t0 < a.n_tokens; t0 += pass) {
     const int64_t nt = a.n_tokens - t0 < pass ? a.n_tokens - t0 : pass;
