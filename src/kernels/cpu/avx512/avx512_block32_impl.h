@@ -50,6 +50,14 @@ struct Kernel {
     if constexpr (Unpack == unpack_q8_0) {
       pack_q8_0(w, w_stride, nb, out);
       return;
+    } else if constexpr (Unpack == unpack_q4_0 || Unpack == unpack_iq4_nl) {
+      // Each nibble's byte in the packed word: its code + 128 (Q4_0: nibble - 8; IQ4_NL: the table's value).
+      alignas(16) uint8_t table[16];
+      for (int i = 0; i < 16; ++i) {
+        table[i] = static_cast<uint8_t>((Unpack == unpack_q4_0 ? i - 8 : kIq4Values.v[i]) + 128);
+      }
+      pack_nibbles(w, w_stride, nb, table, out);
+      return;
     }
     for (int64_t ib = 0; ib < nb; ++ib) {
       for (int r = 0; r < 16; ++r) {
@@ -64,18 +72,19 @@ struct Kernel {
     }
   }
 
-  // Q8_0's codes are the file's bytes: two blocks of sixteen rows at a time, each row's two code runs in one
-  // vector, the rows transposed (lane r is row r), then + 128 per byte.
-  static void pack_q8_0(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
-    const I512 offset = v512::set1_i(static_cast<int32_t>(0x80808080u));
+  // Two blocks of sixteen rows at a time: codes(b, next) gives one row's codes of blocks b and next as 64 bytes,
+  // each its code + 128 once xor'ed with offset; the rows are transposed (lane r is row r), so that word i of each
+  // block has one lane per row. For an odd count the last block goes in twice, the copy unused.
+  template <size_t kBlockBytes, class Codes>
+  static void pack_by_pairs(const uint8_t* w, uint64_t w_stride, int64_t nb, I512 offset, Codes codes, Packed* out) {
     for (int64_t ib = 0; ib < nb; ib += 2) {
-      const bool pair = ib + 1 < nb;  // else the last block's codes twice, the copy unused
+      const bool pair = ib + 1 < nb;
       I512 v[16];
       alignas(64) int32_t d_bits[2][16];
       for (int r = 0; r < 16; ++r) {
-        const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kQ8_0Bytes;
-        const uint8_t* next = pair ? b + kQ8_0Bytes : b;
-        v[r] = v512::loadu_2x256(b + 2, next + 2);
+        const uint8_t* b = w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kBlockBytes;
+        const uint8_t* next = pair ? b + kBlockBytes : b;
+        v[r] = codes(b, next);
         d_bits[0][r] = load_u16(b);
         d_bits[1][r] = load_u16(next);
       }
@@ -85,6 +94,29 @@ struct Kernel {
         v512::store_f(out[ib + h].d, v512::half_lo_to_f(v512::load_i(d_bits[h])));
       }
     }
+  }
+
+  // Q8_0's codes are the file's bytes, 32 after the scale: + 128 by the xor.
+  static void pack_q8_0(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
+    const auto codes = [](const uint8_t* b, const uint8_t* next) { return v512::loadu_2x256(b + 2, next + 2); };
+    pack_by_pairs<kQ8_0Bytes>(w, w_stride, nb, v512::set1_i(static_cast<int32_t>(0x80808080u)), codes, out);
+  }
+
+  // Q4_0 and IQ4_NL (18-byte blocks: the fp16 scale, then 16 bytes of nibbles, codes j and j + 16 in byte j):
+  // each block's nibble bytes in two 128-bit quarters, shifted right by 0 in the first and 4 in the second and
+  // masked, so the quarters hold codes 0..15 and 16..31 in order; each nibble then becomes its packed byte
+  // through table (vpshufb).
+  static void pack_nibbles(const uint8_t* w, uint64_t w_stride, int64_t nb, const uint8_t (&table)[16],
+                           Packed* out) {
+    alignas(64) static constexpr int32_t kShifts[16] = {0, 0, 0, 0, 4, 4, 4, 4, 0, 0, 0, 0, 4, 4, 4, 4};
+    const I512 shifts = v512::load_i(kShifts), low = v512::set1_i(0x0F0F0F0F);
+    const I512 lookup = v512::load_4x128(table, table, table, table);
+    const auto codes = [&](const uint8_t* b, const uint8_t* next) {
+      const I512 bytes = v512::load_4x128(b + 2, b + 2, next + 2, next + 2);
+      return v512::shuffle_bytes(lookup, v512::and_i(v512::srlv_i(bytes, shifts), low));
+    };
+    static_assert(kBytes == 18);
+    pack_by_pairs<18>(w, w_stride, nb, v512::zero_i(), codes, out);
   }
 
   static void prepare(const uint8_t* q8_0, int64_t nb, uint8_t* out) {
@@ -178,13 +210,13 @@ void register_block32(KernelTable& t) {
   for (GgmlType type : {GgmlType::kQ4_0, GgmlType::kQ5_0, GgmlType::kQ8_0, GgmlType::kIQ4_NL}) {
     t.prompt_rows[static_cast<size_t>(type)] = kRows16CallRows;
   }
-  // Q4_0, Q5_0 and IQ4_NL pack per call through the scalar unpackers, which takes longer than the products at few
-  // tokens (a quarter more time at 512); Q8_0's vector transpose costs little, but its copy (1.06 times the file)
-  // still gains at few tokens and loses nothing at 512. All four pay at load.
-  t.packer[static_cast<size_t>(GgmlType::kQ4_0)] = rows16_packer<Kernel<unpack_q4_0, sizeof(BlockQ4_0)>>(true);
+  // Paid at load (docs/PERFORMANCE.md): Q8_0's copy is 1.06 times the file and gains at few tokens, losing nothing
+  // at 512; Q5_0 packs per call through the scalar unpacker, a quarter slower at 512 tokens. Q4_0's and IQ4_NL's
+  // vector packing per call runs within a few % of their copies at 512 tokens, which would take twice the file.
+  t.packer[static_cast<size_t>(GgmlType::kQ4_0)] = rows16_packer<Kernel<unpack_q4_0, sizeof(BlockQ4_0)>>(false);
   t.packer[static_cast<size_t>(GgmlType::kQ5_0)] = rows16_packer<Kernel<unpack_q5_0, sizeof(BlockQ5_0)>>(true);
   t.packer[static_cast<size_t>(GgmlType::kQ8_0)] = rows16_packer<Kernel<unpack_q8_0, kQ8_0Bytes>>(true);
-  t.packer[static_cast<size_t>(GgmlType::kIQ4_NL)] = rows16_packer<Kernel<unpack_iq4_nl, sizeof(BlockIq4Nl)>>(true);
+  t.packer[static_cast<size_t>(GgmlType::kIQ4_NL)] = rows16_packer<Kernel<unpack_iq4_nl, sizeof(BlockIq4Nl)>>(false);
   t.prepare_q8_0 = prepare_q8_0_row;
 }
 }  // namespace R1_AVX512_NS

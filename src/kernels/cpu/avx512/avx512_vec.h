@@ -48,6 +48,15 @@ R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {  // 32 bytes f
   std::memcpy(r.v + 8, hi, 32);
   return r;
 }
+// Four 16-byte loads into the four 128-bit quarters, in order (vinserti32x4).
+R1_V512_INLINE I512 load_4x128(const void* q0, const void* q1, const void* q2, const void* q3) {
+  I512 r;
+  std::memcpy(r.v, q0, 16);
+  std::memcpy(r.v + 4, q1, 16);
+  std::memcpy(r.v + 8, q2, 16);
+  std::memcpy(r.v + 12, q3, 16);
+  return r;
+}
 R1_V512_INLINE void store_i(void* p, I512 a) { std::memcpy(p, a.v, 64); }
 R1_V512_INLINE F512 load_f(const float* p) {
   F512 r;
@@ -302,6 +311,11 @@ R1_V512_INLINE I512 loadu_i(const void* p) { return _mm512_loadu_si512(p); }
 R1_V512_INLINE I512 loadu_2x256(const void* lo, const void* hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256(static_cast<const __m256i*>(lo))),
                             _mm256_loadu_si256(static_cast<const __m256i*>(hi)), 1);
+}
+R1_V512_INLINE I512 load_4x128(const void* q0, const void* q1, const void* q2, const void* q3) {
+  const auto q = [](const void* p) { return _mm_loadu_si128(static_cast<const __m128i*>(p)); };
+  const __m512i lo = _mm512_inserti32x4(_mm512_castsi128_si512(q(q0)), q(q1), 1);
+  return _mm512_inserti32x4(_mm512_inserti32x4(lo, q(q2), 2), q(q3), 3);
 }
 R1_V512_INLINE void store_i(void* p, I512 a) { _mm512_store_si512(p, a); }
 R1_V512_INLINE F512 load_f(const float* p) { return _mm512_load_ps(p); }
