@@ -109,6 +109,23 @@ void expect_matches_reference(const CpuKernels& kernels, const Matrix& m, int64_
   EXPECT_EQ(failures, 0) << what;
 }
 
+// The AVX-512 kernels this machine can run: natively where the CPU has AVX-512 VNNI, emulated on any x86-64 with
+// AVX2 (what they hand the other calls to).
+std::vector<std::pair<std::string, CpuKernels>> avx512_tables_here() {
+  std::vector<std::pair<std::string, CpuKernels>> tables;
+  const CpuFeatures features = detect_cpu_features();
+  const std::vector<CpuIsa> isas = CpuKernels::available(features);
+  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) != isas.end()) {
+    tables.emplace_back("native", CpuKernels::for_isa(CpuIsa::kAvx512));
+  }
+#if defined(__x86_64__)
+  if (features.avx2 && features.fma && features.f16c) {
+    tables.emplace_back("emulated", CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
+  }
+#endif
+  return tables;
+}
+
 struct Case {
   GgmlType type;
   std::string isa;
@@ -240,17 +257,7 @@ TEST(CpuKernels, Avx512PassesGiveTheOnePassBits) {
 // a group's first row (the copy is read) and from other rows (the copy cannot be, so per call); and the kernel
 // does read the copy. Natively where the CPU has AVX-512 VNNI, emulated on any x86-64 with AVX2.
 TEST(PackedWeights, PromptsReadTheCopyWithTheBitsOfPackingPerCall) {
-  std::vector<std::pair<std::string, CpuKernels>> tables;
-  const CpuFeatures features = detect_cpu_features();
-  const std::vector<CpuIsa> isas = CpuKernels::available(features);
-  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) != isas.end()) {
-    tables.emplace_back("native", CpuKernels::for_isa(CpuIsa::kAvx512));
-  }
-#if defined(__x86_64__)
-  if (features.avx2 && features.fma && features.f16c) {
-    tables.emplace_back("emulated", CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
-  }
-#endif
+  std::vector<std::pair<std::string, CpuKernels>> tables = avx512_tables_here();
   if (tables.empty()) GTEST_SKIP() << "no AVX-512 kernels here, native or emulated";
   constexpr int64_t kRows = 75, kTokens = 13;  // four groups of sixteen and 11 rows; 4 + 4 + 4 + 1 tokens
   uint32_t seed = 1300;
@@ -395,17 +402,7 @@ TEST(CpuKernels, PromptGivesEachTokenItsDecodeBits) {
 // holds Q6_K only to a bound, so this pins the decode kernel to the prompt kernel's bits, which the emulated
 // test pins to the AVX2 prompt kernel's. Natively where the CPU has AVX-512 VNNI, emulated on any x86-64.
 TEST(CpuKernels, Avx512Q6KDecodeGivesThePromptBits) {
-  const CpuFeatures features = detect_cpu_features();
-  const auto isas = CpuKernels::available(features);
-  std::vector<std::pair<std::string, CpuKernels>> tables;
-  if (std::find(isas.begin(), isas.end(), CpuIsa::kAvx512) != isas.end()) {
-    tables.emplace_back("native", CpuKernels::for_isa(CpuIsa::kAvx512));
-  }
-#if defined(__x86_64__)
-  if (features.avx2 && features.fma && features.f16c) {
-    tables.emplace_back("emulated", CpuKernels::with_table(CpuIsa::kAvx512, cpu::avx512_emulated_table()));
-  }
-#endif
+  std::vector<std::pair<std::string, CpuKernels>> tables = avx512_tables_here();
   if (tables.empty()) GTEST_SKIP() << "no AVX-512 kernels here, native or emulated";
   constexpr int64_t kRows = 64, kCols = 2816, kTokens = 6;  // whole groups of sixteen; 11 super-blocks
   const Matrix m = random_matrix(GgmlType::kQ6_K, kRows, kCols, 501);
