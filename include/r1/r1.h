@@ -22,7 +22,7 @@ struct EngineOptions {
   std::string cache_type_v = "f16";
   bool flash_attention = true;
   std::string kernels = "auto";      // CPU kernel ISA: auto, avx512, avx2, scalar, or reference (the oracle)
-  std::string repack = "auto";       // prompt weight rows packed at load: auto (when the copy fits), on or off
+  std::string repack = "auto";       // prompt weight rows packed at load: auto (where it pays and fits), on, off
   std::string weights = "auto";      // where the weights live: auto, map (the page cache) or copy (anonymous
                                      // memory, huge pages); see Residency in src/core/mapped_file.h
   bool mlock = false;                // lock the weights in RAM

@@ -27,7 +27,7 @@ struct BenchOptions {
   int repetitions = 5;          // timed runs per test, after one warm-up
   int depth = 0;                // tokens already in the KV cache when each timed run starts
   std::string kernels = "auto"; // auto, avx512, avx2, scalar, or reference (the scalar oracle)
-  std::string repack = "auto";  // prompt weight rows packed at load: auto (when the copy fits), on or off
+  std::string repack = "auto";  // prompt weight rows packed at load: auto (where it pays and fits), on, off
   std::string weights = "auto"; // auto, map or copy: where the weights live (EngineOptions::weights)
   std::string mla = "auto";     // deepseek2 attention form: auto, absorbed or expanded (layers/mla_attention.h)
   std::string cache_type_k = "f16";  // KV cache types, as llama-bench's -ctk/-ctv: f32, f16 or q8_0

@@ -41,7 +41,7 @@ void add_bench_command(CLI::App& app, Action* action) {
       ->capture_default_str();
   cmd->add_option("--kernels", o.kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference")->capture_default_str();
   cmd->add_option("--repack", o.repack,
-                  "Prompt weight rows packed once at load: auto (when the copy fits in free memory), on, off")
+                  "Prompt weight rows packed once at load: auto (types measured to gain, when the copy fits), on, off")
       ->capture_default_str();
   auto* map = cmd->add_flag_callback("--mmap", [&o] { o.weights = "map"; },
                                      "Map the weights from the page cache (default: copied into RAM when they fit)");

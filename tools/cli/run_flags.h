@@ -64,7 +64,7 @@ struct ModelFlags {
                     "NUMA placement: distribute (threads spread over the nodes) or isolate (the starting node)")
         ->check(CLI::IsMember({"distribute", "isolate", "off"}));
     cmd->add_option("--repack", repack,
-                    "Prompt weight rows packed once at load: auto (when the copy fits in free memory), on, off")
+                    "Prompt weight rows packed at load: auto (types measured to gain, when it fits), on, off")
         ->check(CLI::IsMember({"auto", "on", "off"}));
     cmd->add_option("--kernels", kernels, "CPU kernels: auto, avx512, avx2, scalar, or reference (as r1 bench)")
         ->check(CLI::IsMember({"auto", "avx512", "avx2", "scalar", "reference"}));

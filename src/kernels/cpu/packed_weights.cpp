@@ -24,8 +24,8 @@ uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
   if (bytes == 0) return 0;
   // Entries may not overlap (find takes the last one starting at or before an address): a matrix overlapping one
   // already added, itself included, is left alone.
-  const uint8_t* end = w.data + static_cast<uint64_t>(w.rows) * w.row_bytes;
-  const auto next = std::lower_bound(entries_.begin(), entries_.end(), end,
+  const uint8_t* data_end = w.data + static_cast<uint64_t>(w.rows) * w.row_bytes;
+  const auto next = std::lower_bound(entries_.begin(), entries_.end(), data_end,
                                      [](const Entry& x, const uint8_t* e) { return x.begin < e; });
   if (next != entries_.begin() && std::prev(next)->end > w.data) return 0;
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -44,9 +44,8 @@ uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
     kernels_.pack_rows(w, 0, groups, out);
   }
   ::mprotect(p, bytes, PROT_READ);  // read-only from here on, like the weights it copies
-  const Entry e{.begin = w.data, .end = w.data + static_cast<uint64_t>(w.rows) * w.row_bytes, .type = w.type,
-                .cols = w.cols, .row_bytes = w.row_bytes, .group_bytes = bytes / static_cast<uint64_t>(groups),
-                .packed = out, .mapped_bytes = bytes};
+  const Entry e{.begin = w.data, .end = data_end, .type = w.type, .cols = w.cols, .row_bytes = w.row_bytes,
+                .group_bytes = bytes / static_cast<uint64_t>(groups), .packed = out, .mapped_bytes = bytes};
   entries_.insert(std::upper_bound(entries_.begin(), entries_.end(), e.begin,
                                    [](const uint8_t* b, const Entry& x) { return b < x.begin; }),
                   e);
@@ -65,7 +64,8 @@ const uint8_t* PackedWeights::find(const WeightView& w) const {
   const uint64_t group_span = 16 * e.row_bytes;
   if (offset % group_span != 0) return nullptr;
   // Only the groups w covers in full are read, and those lie inside the matrix.
-  if (offset + static_cast<uint64_t>(w.rows / 16) * group_span > static_cast<uint64_t>(e.end - e.begin)) return nullptr;
+  const uint64_t span = static_cast<uint64_t>(e.end - e.begin);
+  if (offset + static_cast<uint64_t>(w.rows / 16) * group_span > span) return nullptr;
   return e.packed + offset / group_span * e.group_bytes;
 }
 

@@ -1,7 +1,7 @@
 // PackedWeights: weight matrices copied once, at load, into the CPU prompt kernels' packed layout
 // (`--repack`), so that prompt matmuls read them as they are instead of packing sixteen rows per call and
 // pass (avx512_rows16.h). The copy sits beside the file's bytes, which decode keeps reading; whether it fits
-// is the loader's decision (weight_repack.h). Built before the first matmul, read-only afterwards, so any
+// is the backend's decision (cpu_repack.h). Built before the first matmul, read-only afterwards, so any
 // number of threads may look matrices up at once.
 #pragma once
 
