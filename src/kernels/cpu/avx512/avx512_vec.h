@@ -58,6 +58,14 @@ R1_V512_INLINE I512 load_4x128(const void* q0, const void* q1, const void* q2, c
   return r;
 }
 R1_V512_INLINE void store_i(void* p, I512 a) { std::memcpy(p, a.v, 64); }
+// vpblendmb with a constant: byte k of a, or'ed with bits where bit k of mask is set (vmovdqu8 maskz + vpor).
+R1_V512_INLINE I512 or_bytes_where(I512 a, uint64_t mask, uint8_t bits) {
+  uint8_t b[64];
+  std::memcpy(b, a.v, 64);
+  for (int k = 0; k < 64; ++k) b[k] = static_cast<uint8_t>(b[k] | ((mask >> k) & 1 ? bits : 0));
+  std::memcpy(a.v, b, 64);
+  return a;
+}
 R1_V512_INLINE F512 load_f(const float* p) {
   F512 r;
   std::memcpy(r.v, p, 64);
@@ -318,6 +326,9 @@ R1_V512_INLINE I512 load_4x128(const void* q0, const void* q1, const void* q2, c
   return _mm512_inserti32x4(_mm512_inserti32x4(lo, q(q2), 2), q(q3), 3);
 }
 R1_V512_INLINE void store_i(void* p, I512 a) { _mm512_store_si512(p, a); }
+R1_V512_INLINE I512 or_bytes_where(I512 a, uint64_t mask, uint8_t bits) {
+  return _mm512_or_si512(a, _mm512_maskz_set1_epi8(mask, static_cast<char>(bits)));
+}
 R1_V512_INLINE F512 load_f(const float* p) { return _mm512_load_ps(p); }
 R1_V512_INLINE void store_f(float* p, F512 a) { _mm512_storeu_ps(p, a); }
 R1_V512_INLINE F512 loadu_f(const float* p) { return _mm512_loadu_ps(p); }
