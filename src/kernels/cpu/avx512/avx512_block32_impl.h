@@ -31,7 +31,8 @@ struct alignas(64) State {
   float acc[8][16];  // llama.cpp's eight lanes, each for sixteen rows
 };
 
-// Unpack: one of cpu_unpack.h's unpack_q4_0 / q5_0 / q8_0 / iq4_nl (int8 codes and the block scale).
+// Unpack: one of cpu_unpack.h's unpack_q4_0 / q5_0 / q8_0 / iq4_nl, naming the format (each has its own vector
+// packer below).
 template <void (*Unpack)(const uint8_t*, BlockCodes32&), size_t kBytes>
 struct Kernel {
   static constexpr int64_t kBlock = 32;
@@ -49,29 +50,16 @@ struct Kernel {
   static void pack(const uint8_t* w, uint64_t w_stride, int64_t nb, Packed* out) {
     if constexpr (Unpack == unpack_q8_0) {
       pack_q8_0(w, w_stride, nb, out);
-      return;
     } else if constexpr (Unpack == unpack_q5_0) {
       pack_q5_0(w, w_stride, nb, out);
-      return;
-    } else if constexpr (Unpack == unpack_q4_0 || Unpack == unpack_iq4_nl) {
+    } else {
+      static_assert(Unpack == unpack_q4_0 || Unpack == unpack_iq4_nl, "a format without a vector packer");
       // Each nibble's byte in the packed word: its code + 128 (Q4_0: nibble - 8; IQ4_NL: the table's value).
       alignas(16) uint8_t table[16];
       for (int i = 0; i < 16; ++i) {
         table[i] = static_cast<uint8_t>((Unpack == unpack_q4_0 ? i - 8 : kIq4Values.v[i]) + 128);
       }
       pack_nibbles(w, w_stride, nb, table, out);
-      return;
-    }
-    for (int64_t ib = 0; ib < nb; ++ib) {
-      for (int r = 0; r < 16; ++r) {
-        BlockCodes32 c;
-        Unpack(w + static_cast<uint64_t>(r) * w_stride + static_cast<uint64_t>(ib) * kBytes, c);
-        out[ib].d[r] = c.d;
-        for (int i = 0; i < 8; ++i) {
-          const uint32_t word = load_u32(reinterpret_cast<const uint8_t*>(c.q + 4 * i));
-          out[ib].q[i][r] = static_cast<int32_t>(word ^ 0x80808080u);  // each byte + 128
-        }
-      }
     }
   }
 
