@@ -22,8 +22,8 @@ std::string RepackReport::summary() const {
   if (mode == RepackMode::kOff) return "repack off: prompts multiply the file's layout";
   if (matrices == 0) {
     return mode == RepackMode::kOn ? "repack on: no matrix of this file has a packed layout in these kernels"
-                                   : "repack auto: no matrix of this file gains from a packed copy; prompts pack rows "
-                                     "per call";
+                                   : "repack auto: no matrix of this file is of a type whose packed copy pays; "
+                                     "prompts run as without one";
   }
   if (!packed) {
     return fmt::format("repack auto: the packed copy ({:.2f} GiB) does not fit in free memory beside the KV cache; "

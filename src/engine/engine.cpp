@@ -74,13 +74,12 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
   }
   const int threads = options.threads > 0 ? options.threads : physical_core_count();
   pool_ = std::make_unique<ThreadPool>(threads, numa_cpus(options.numa, threads));
+  const RepackMode repack = CpuKernels::repack_from_name(options.repack);  // a bad name is an error with any kernels
   if (options.kernels != "reference") {
     const CpuFeatures features = detect_cpu_features();
     kernels_ = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
                                                                       : CpuKernels::select(features, options.kernels));
-    kernels_->set_repack(CpuKernels::repack_from_name(options.repack));
-  } else {
-    CpuKernels::repack_from_name(options.repack);  // a bad name is an error with any kernels
+    kernels_->set_repack(repack);
   }
   backend_ = std::make_unique<CpuBackend>(pool_.get(), kernels_.get());
   tokenizer_ = std::make_unique<BpeTokenizer>(load_tokenizer_gguf(file_->metadata(), log_));
@@ -114,8 +113,7 @@ EngineImpl::EngineImpl(const EngineOptions& options) : options_(options) {
                                               static_cast<uint64_t>(options.max_sessions),
                             .mapped_weight_bytes = file_->mapped_file_bytes(),
                             .available_bytes = available_memory_bytes()};
-  description_.repack =
-      backend_->repack(file_matrices(*file_), CpuKernels::repack_from_name(options.repack), budget).summary();
+  description_.repack = backend_->repack(file_matrices(*file_), repack, budget).summary();
   log_.info("{}", description_.repack);
   if (tokenizer_->n_tokens() > static_cast<size_t>(model_->info().n_vocab)) {
     throw Error(fmt::format("the vocabulary has {} tokens but the model's embedding only {}", tokenizer_->n_tokens(),

@@ -229,6 +229,7 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   report.n_threads = options.threads > 0 ? options.threads : physical_core_count();
 
   // Load: what `r1 run` does before its first token (file mapped and validated, model built over it).
+  const RepackMode repack_mode = CpuKernels::repack_from_name(options.repack);
   LoadedModel lm;
   const auto t_load = Clock::now();
   lm.file = std::make_unique<GgufSet>(GgufSet::open(options.model, options.weights));
@@ -237,7 +238,7 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
   if (options.kernels != "reference") {
     lm.kernels = std::make_unique<CpuKernels>(options.kernels == "auto" ? CpuKernels::select(features)
                                                                         : CpuKernels::select(features, options.kernels));
-    lm.kernels->set_repack(CpuKernels::repack_from_name(options.repack));
+    lm.kernels->set_repack(repack_mode);
   }
   lm.backend = std::make_unique<CpuBackend>(lm.pool.get(), lm.kernels.get());
   const int64_t n_ctx = static_cast<int64_t>(options.depth) + std::max(options.n_prompt, options.n_gen);
@@ -251,7 +252,7 @@ BenchReport run_bench(const BenchOptions& options, const Logger& log) {
                                                    .mla_form = mla, .trace = {}},
                         Placement{.layers = {}, .head = lm.backend.get()});
   const RepackReport repack = lm.backend->repack(
-      file_matrices(*lm.file), CpuKernels::repack_from_name(options.repack),
+      file_matrices(*lm.file), repack_mode,
       RepackBudget{.kv_cache_bytes = lm.model->info().kv_bytes_per_token * static_cast<uint64_t>(n_ctx),
                    .mapped_weight_bytes = lm.file->mapped_file_bytes(),
                    .available_bytes = available_memory_bytes()});
