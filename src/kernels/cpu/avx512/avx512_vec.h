@@ -234,6 +234,16 @@ R1_V512_INLINE I512 from_words(Words32 w) { return std::bit_cast<I512>(w); }
 
 // vbroadcasti64x4: the 32 bytes at p in both halves.
 R1_V512_INLINE I512 bcast256(const void* p) { return loadu_2x256(p, p); }
+// vbroadcasti32x4: the 16 bytes at p in each 128-bit quarter.
+R1_V512_INLINE I512 bcast16(const void* p) { return load_4x128(p, p, p, p); }
+// vpshufd: int32 lane k (k < 4) of each 128-bit quarter in all four lanes of that quarter.
+R1_V512_INLINE I512 spread_lane(I512 a, int k) {
+  for (int q = 0; q < 4; ++q) {
+    const int32_t x = a.v[4 * q + k];
+    for (int l = 0; l < 4; ++l) a.v[4 * q + l] = x;
+  }
+  return a;
+}
 // vpbroadcastq: the eight bytes of x in every 64 bits.
 R1_V512_INLINE I512 set1_i64(uint64_t x) {
   I512 r;
@@ -398,6 +408,18 @@ R1_V512_INLINE F512 round_half_f(F512 a) {
 
 R1_V512_INLINE I512 bcast256(const void* p) {
   return _mm512_broadcast_i64x4(_mm256_loadu_si256(static_cast<const __m256i*>(p)));
+}
+R1_V512_INLINE I512 bcast16(const void* p) {
+  return _mm512_broadcast_i32x4(_mm_loadu_si128(static_cast<const __m128i*>(p)));
+}
+// k is a constant wherever the kernels call this (unrolled loops), so the switch folds to one vpshufd.
+R1_V512_INLINE I512 spread_lane(I512 a, int k) {
+  switch (k) {
+    case 0: return _mm512_shuffle_epi32(a, _MM_PERM_AAAA);
+    case 1: return _mm512_shuffle_epi32(a, _MM_PERM_BBBB);
+    case 2: return _mm512_shuffle_epi32(a, _MM_PERM_CCCC);
+    default: return _mm512_shuffle_epi32(a, _MM_PERM_DDDD);
+  }
 }
 R1_V512_INLINE float half_f(uint16_t h) { return _cvtsh_ss(h); }
 R1_V512_INLINE I512 set1_i64(uint64_t x) { return _mm512_set1_epi64(static_cast<long long>(x)); }
