@@ -278,6 +278,26 @@ R1_V512_INLINE I512 permute_i16(I512 idx, I512 a) {
   for (int k = 0; k < 32; ++k) r.w[k] = x.w[i.w[k] & 31];
   return from_words(r);
 }
+// vshuff32x4: 128-bit quarters 0 and 1 from a, 2 and 3 from b, each picked by two bits of Imm.
+template <int Imm>
+R1_V512_INLINE F512 shuffle_quarters(F512 a, F512 b) {
+  F512 r;
+  for (int q = 0; q < 4; ++q) {
+    const F512& from = q < 2 ? a : b;
+    const int pick = (Imm >> (2 * q)) & 3;
+    for (int l = 0; l < 4; ++l) r.v[4 * q + l] = from.v[4 * pick + l];
+  }
+  return r;
+}
+// vshufps: in each 128-bit quarter, lanes 0 and 1 from a's quarter, 2 and 3 from b's, each picked by two bits of Imm.
+template <int Imm>
+R1_V512_INLINE F512 shuffle_pairs(F512 a, F512 b) {
+  F512 r;
+  for (int q = 0; q < 4; ++q) {
+    for (int l = 0; l < 4; ++l) r.v[4 * q + l] = (l < 2 ? a : b).v[4 * q + ((Imm >> (2 * l)) & 3)];
+  }
+  return r;
+}
 // vpermps: lane i is a's lane (idx's lane i & 15).
 R1_V512_INLINE F512 permute_f(I512 idx, F512 a) {
   F512 r;
@@ -428,6 +448,14 @@ R1_V512_INLINE I512 maddubs(I512 a, I512 b) { return _mm512_maddubs_epi16(a, b);
 R1_V512_INLINE I512 dpwssd(I512 acc, I512 a, I512 b) { return _mm512_dpwssd_epi32(acc, a, b); }
 R1_V512_INLINE I512 permute_i16(I512 idx, I512 a) { return _mm512_permutexvar_epi16(idx, a); }
 R1_V512_INLINE F512 permute_f(I512 idx, F512 a) { return _mm512_permutexvar_ps(idx, a); }
+template <int Imm>
+R1_V512_INLINE F512 shuffle_quarters(F512 a, F512 b) {
+  return _mm512_shuffle_f32x4(a, b, Imm);
+}
+template <int Imm>
+R1_V512_INLINE F512 shuffle_pairs(F512 a, F512 b) {
+  return _mm512_shuffle_ps(a, b, Imm);
+}
 R1_V512_INLINE I512 srlv_i(I512 a, I512 n) { return _mm512_srlv_epi32(a, n); }
 R1_V512_INLINE I512 widen_i8x16(const void* p) {
   return _mm512_zextsi256_si512(_mm256_cvtepi8_epi16(_mm_loadu_si128(static_cast<const __m128i*>(p))));
