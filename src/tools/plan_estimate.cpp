@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "cpu_features.h"
+#include "cpu_kernels.h"
 #include "error.h"
 
 namespace r1::plan {
@@ -71,6 +73,16 @@ Evaluated evaluate(const ModelProfile& m, const Hardware& hw, const PlanOptions&
   const uint64_t buffer = compute_buffer_bytes(m, ubatch);
   const bool unified = c.kind == PlacementKind::kUnified;
 
+  // `--repack auto`'s copy of what the CPU multiplies (o.cpu_repack_ratio per type).
+  double cpu_copy = 0;
+  const auto copy_of = [&o](const BytesByType& types) {
+    double bytes = 0;
+    for (const auto& [type, n] : types) {
+      const auto r = o.cpu_repack_ratio.find(type);
+      if (r != o.cpu_repack_ratio.end()) bytes += r->second * static_cast<double>(n);
+    }
+    return bytes;
+  };
   std::vector<bool> on_gpu_sequence;  // device of each step, in order, to count hand-overs
   on_gpu_sequence.push_back(unified);  // token embedding: a row lookup in RAM (or unified memory)
   for (int i = 0; i < n; ++i) {
@@ -79,6 +91,7 @@ Evaluated evaluate(const ModelProfile& m, const Hardware& hw, const PlanOptions&
     const bool experts_gpu = unified || (c.kind == PlacementKind::kExpertsInRam ? i >= n - c.gpu_expert_layers
                                                                                  : layer_gpu);
     DeviceLoad& d = layer_gpu ? ev.gpu : ev.cpu;
+    if (!layer_gpu) cpu_copy += copy_of(l.dense_types);
     d.dense_bytes += static_cast<double>(l.attn_bytes + l.ffn_bytes);
     d.resident_bytes += static_cast<double>(l.attn_bytes + l.ffn_bytes);
     d.kv_bytes_per_pos += kv_layer;
@@ -88,6 +101,7 @@ Evaluated evaluate(const ModelProfile& m, const Hardware& hw, const PlanOptions&
     on_gpu_sequence.push_back(layer_gpu);
     if (l.expert_bytes > 0) {
       DeviceLoad& e = experts_gpu ? ev.gpu : ev.cpu;
+      if (!experts_gpu) cpu_copy += copy_of(l.expert_types);
       e.expert_bytes += frac * static_cast<double>(l.expert_bytes);
       e.resident_bytes += static_cast<double>(l.expert_bytes);
       e.active_params += frac * static_cast<double>(l.expert_params);
@@ -100,6 +114,7 @@ Evaluated evaluate(const ModelProfile& m, const Hardware& hw, const PlanOptions&
   }
   const bool output_gpu = unified || c.output_on_gpu;
   DeviceLoad& out = output_gpu ? ev.gpu : ev.cpu;
+  if (!output_gpu) cpu_copy += copy_of(m.output_types);
   out.dense_bytes += static_cast<double>(m.output_bytes);
   out.resident_bytes += static_cast<double>(m.output_bytes);
   out.active_params += static_cast<double>(m.output_params);
@@ -133,6 +148,14 @@ Evaluated evaluate(const ModelProfile& m, const Hardware& hw, const PlanOptions&
     p.gpu_capacity = static_cast<uint64_t>(hw.n_gpu * hw.gpu_mem);
     p.ram_capacity = ram_capacity(hw);
     ev.fits = p.gpu_bytes <= p.gpu_capacity && p.ram_bytes <= p.ram_capacity;
+    // The copy is made only where it fits beside everything else (the engine checks free memory so at load).
+    const auto copy = static_cast<uint64_t>(cpu_copy);
+    if (copy > 0 && ev.fits && p.ram_bytes + copy <= p.ram_capacity) {
+      p.ram_bytes += copy;
+      p.repack_bytes = copy;
+    } else {
+      p.repack_left_out = copy;
+    }
   }
   return ev;
 }
@@ -250,6 +273,18 @@ std::string human_bytes(double bytes) {
   return fmt::format("{:.0f} MiB", bytes / (1024.0 * 1024.0));
 }
 
+std::map<GgmlType, double> repack_ratios_here() {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  std::map<GgmlType, double> ratios;
+  for (const TypeInfo& t : all_types()) {
+    if (!t.quantized || !kernels.repack_pays(t.type)) continue;
+    // Sixteen rows of one block: the copy's bytes over the file's.
+    const WeightView group{.type = t.type, .rows = 16, .cols = t.block_size, .row_bytes = t.type_size};
+    ratios[t.type] = static_cast<double>(kernels.packed_bytes(group)) / (16.0 * t.type_size);
+  }
+  return ratios;
+}
+
 PlanResult plan(const ModelProfile& m, const Hardware& hw, const PlanOptions& o) {
   if (o.n_ctx <= 0) throw Error(fmt::format("context length must be positive, got {}", o.n_ctx));
   if (o.n_ubatch <= 0) throw Error(fmt::format("ubatch must be positive, got {}", o.n_ubatch));
@@ -323,6 +358,15 @@ PlanResult plan(const ModelProfile& m, const Hardware& hw, const PlanOptions& o)
     r.placement = best->placement;
     r.placement.description = describe(*best, m, hw);
     r.memory.compute = best->compute;
+    r.memory.repack = r.placement.repack_bytes;
+    if (r.placement.repack_bytes > 0) {
+      r.notes.push_back(fmt::format("`--repack auto` copies {} of matrices for prompts at load (counted in RAM)",
+                                    human_bytes(static_cast<double>(r.placement.repack_bytes))));
+    } else if (r.placement.repack_left_out > 0) {
+      r.notes.push_back(fmt::format("`--repack auto` leaves out its {} copy for prompts (no room): prompts pack "
+                                    "weight rows per call",
+                                    human_bytes(static_cast<double>(r.placement.repack_left_out))));
+    }
     r.prompt_tps = best_speed.prompt;
     r.generation_tps = best_speed.gen0;
     r.generation_tps_at_ctx = best_speed.gen_ctx;
@@ -394,6 +438,7 @@ nlohmann::ordered_json plan_json(const PlanResult& r) {
   j["memory"] = {{"weights", r.memory.weights},
                  {"kv_cache", r.memory.kv_cache},
                  {"compute", r.memory.compute},
+                 {"repack", r.memory.repack},
                  {"total", r.memory.total()}};
   j["fits"] = r.fits;
   j["placement"] = {{"kind", placement_name(r.placement.kind)},
@@ -403,6 +448,7 @@ nlohmann::ordered_json plan_json(const PlanResult& r) {
                     {"output_on_gpu", r.placement.output_on_gpu},
                     {"gpu_bytes", r.placement.gpu_bytes},
                     {"ram_bytes", r.placement.ram_bytes},
+                    {"repack_bytes", r.placement.repack_bytes},
                     {"gpu_capacity", r.placement.gpu_capacity},
                     {"ram_capacity", r.placement.ram_capacity}};
   j["prompt_tps"] = r.prompt_tps;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,7 +45,14 @@ struct PlanOptions {
   int64_t n_ubatch = 512;                  // prompt tokens per forward pass
   std::optional<Efficiency> accel_efficiency;  // overrides default_efficiency(hw.accel) (calibration)
   std::optional<Efficiency> cpu_efficiency;    // overrides default_efficiency(kNone)
+  // What `--repack auto` copies at load for the CPU's prompt kernels: per weight type, the copy's bytes per
+  // byte of the file's matrices (types absent: no copy). This machine's comes from its kernels
+  // (repack_ratios_here); a catalog machine's CPU kernels are not known, so its plans count no copy.
+  std::map<GgmlType, double> cpu_repack_ratio;
 };
+
+// The cpu_repack_ratio of the kernels r1 picks on this CPU.
+std::map<GgmlType, double> repack_ratios_here();
 
 // Fixed memory the planner sets aside (one place, so tests and docs can name them).
 inline constexpr double kGpuReserveBytes = 0.5 * kGiB;   // per GPU: CUDA context, cuBLAS workspace
@@ -59,7 +67,8 @@ struct MemoryBreakdown {
   uint64_t weights = 0;
   uint64_t kv_cache = 0;
   uint64_t compute = 0;  // activation buffers on every device used, plus per-GPU reserve
-  uint64_t total() const { return weights + kv_cache + compute; }
+  uint64_t repack = 0;   // the CPU's `--repack auto` copy of matrices for prompts (Placement::repack_bytes)
+  uint64_t total() const { return weights + kv_cache + compute + repack; }
 };
 
 struct Placement {
@@ -68,7 +77,9 @@ struct Placement {
   int gpu_expert_layers = 0;   // kExpertsInRam: layers whose routed experts are on the GPU(s) too
   bool output_on_gpu = false;
   uint64_t gpu_bytes = 0;      // needed on the GPU(s), all together
-  uint64_t ram_bytes = 0;      // needed in host RAM
+  uint64_t ram_bytes = 0;      // needed in host RAM (repack_bytes included)
+  uint64_t repack_bytes = 0;   // `--repack auto`'s copy of the CPU's matrices, made when it fits beside the rest
+  uint64_t repack_left_out = 0;  // a copy auto would make but that does not fit (prompts then pack per call)
   uint64_t gpu_capacity = 0;   // usable, all GPUs together
   uint64_t ram_capacity = 0;   // usable host RAM
   std::string description;     // one line for people

@@ -19,10 +19,12 @@ std::string speed_line(const PlanResult& r) {
 }
 
 std::string memory_line(const PlanResult& r) {
-  return fmt::format("memory: weights {}, KV cache {} ({} tokens, {}), compute {}",
+  return fmt::format("memory: weights {}, KV cache {} ({} tokens, {}), compute {}{}",
                      human_bytes(static_cast<double>(r.memory.weights)),
                      human_bytes(static_cast<double>(r.memory.kv_cache)), r.n_ctx, r.cache_type,
-                     human_bytes(static_cast<double>(r.memory.compute)));
+                     human_bytes(static_cast<double>(r.memory.compute)),
+                     r.memory.repack > 0 ? ", prompt weight copy " + human_bytes(static_cast<double>(r.memory.repack))
+                                         : std::string());
 }
 
 }  // namespace

@@ -102,6 +102,7 @@ ModelProfile profile_from_tensors(std::string name, std::string quant, const Mod
       } else if (t.name.rfind("output", 0) == 0) {  // output.weight, output_norm.weight
         p.output_bytes += t.n_bytes;
         p.output_params += t.n_elements;
+        p.output_types[t.type] += t.n_bytes;
       } else {
         p.other_bytes += t.n_bytes;
         p.other_params += t.n_elements;
@@ -117,13 +118,17 @@ ModelProfile profile_from_tensors(std::string name, std::string quant, const Mod
     if (contains(t.name, "_exps")) {
       l.expert_bytes += t.n_bytes;
       l.expert_params += t.n_elements;
-    } else if (contains(t.name, ".attn_")) {
+      l.expert_types[t.type] += t.n_bytes;
+      continue;
+    }
+    if (contains(t.name, ".attn_")) {
       l.attn_bytes += t.n_bytes;
       l.attn_params += t.n_elements;
     } else {
       l.ffn_bytes += t.n_bytes;
       l.ffn_params += t.n_elements;
     }
+    l.dense_types[t.type] += t.n_bytes;
   }
   // Tied embeddings (no output.weight): the output projection reads the embedding matrix every token.
   const bool has_output_matrix = std::any_of(tensors.begin(), tensors.end(),
@@ -131,6 +136,9 @@ ModelProfile profile_from_tensors(std::string name, std::string quant, const Mod
   if (!has_output_matrix) {
     p.output_bytes += p.embed_bytes;
     p.output_params += p.embed_params;
+    for (const PlanTensor& t : tensors) {
+      if (t.name == "token_embd.weight") p.output_types[t.type] += t.n_bytes;
+    }
   }
   return p;
 }
@@ -184,7 +192,7 @@ ModelProfile profile_from_gguf(const GgufSet& set) {
   std::vector<PlanTensor> tensors;
   tensors.reserve(set.tensors().size());
   for (const GgufSet::Tensor& t : set.tensors()) {
-    tensors.push_back({t.info->name, t.info->n_elements, t.info->n_bytes});
+    tensors.push_back({t.info->name, t.info->n_elements, t.info->n_bytes, t.info->type->type});
     if (t.info->name == "token_embd.weight" && t.info->n_dims >= 2) s.n_vocab = static_cast<int64_t>(t.info->dims[1]);
   }
   std::string quant;

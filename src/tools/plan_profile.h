@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -18,7 +19,11 @@ struct PlanTensor {
   std::string name;
   uint64_t n_elements = 0;
   uint64_t n_bytes = 0;
+  GgmlType type = GgmlType::kF32;
 };
+
+// Bytes of a set of weights by type: what a CPU's `--repack` copy of them is sized from (plan_estimate.h).
+using BytesByType = std::map<GgmlType, uint64_t>;
 
 // Bytes and parameters of one transformer block.
 struct LayerWeights {
@@ -28,6 +33,8 @@ struct LayerWeights {
   uint64_t attn_params = 0;
   uint64_t ffn_params = 0;
   uint64_t expert_params = 0;
+  BytesByType dense_types;   // attention and FFN (attn_bytes + ffn_bytes) by type
+  BytesByType expert_types;  // routed experts by type
 
   uint64_t bytes() const { return attn_bytes + ffn_bytes + expert_bytes; }
 };
@@ -64,6 +71,7 @@ struct ModelProfile {
   uint64_t output_params = 0;
   uint64_t other_params = 0;
   uint64_t file_bytes = 0;    // total size of the file(s) when read from GGUF, else 0
+  BytesByType output_types;   // output_bytes by type
 
   uint64_t weight_bytes() const;
   uint64_t n_params() const;

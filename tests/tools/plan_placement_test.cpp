@@ -2,6 +2,10 @@
 // and detection of this machine.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "cpu_features.h"
+#include "cpu_kernels.h"
 #include "error.h"
 #include "hardware_catalog.h"
 #include "model_catalog.h"
@@ -120,7 +124,9 @@ TEST(PlanPlacement, JsonHasTheDocumentedFields) {
                           "verdict", "roofline_tps", "generation_tps_at_ctx", "n_ctx", "cache_type"}) {
     EXPECT_TRUE(j.contains(key)) << key;
   }
-  for (const char* key : {"weights", "kv_cache", "compute", "total"}) EXPECT_TRUE(j["memory"][key].is_number()) << key;
+  for (const char* key : {"weights", "kv_cache", "compute", "repack", "total"}) {
+    EXPECT_TRUE(j["memory"][key].is_number()) << key;
+  }
   EXPECT_EQ(j["model"], "deepseek-r1:14b");
   EXPECT_EQ(j["quant"], "Q4_K_M");
   EXPECT_EQ(j["hardware"], "rtx3090");
@@ -165,6 +171,61 @@ TEST(PlanPlacement, CatalogRowsAreComplete) {
   EXPECT_EQ(find_hardware("RTX4090"), find_hardware("rtx4090"));
   EXPECT_EQ(find_hardware("nope"), nullptr);
   EXPECT_EQ(find_model("DeepSeek-R1-Distill-Qwen-7B"), find_model("deepseek-r1:7b"));
+}
+
+// `--repack auto`'s copy of the CPU's matrices for prompts: counted in RAM where it fits beside the rest, left out
+// with a note where it does not, and not made for what runs on a GPU.
+TEST(PlanPlacement, TheCpusPromptWeightCopyIsCountedWhereItFits) {
+  const ModelProfile p = profile_from_catalog(*find_model("7b"), *find_recipe("Q8_0"));
+  const double ratio = 576.0 / 544.0;  // AVX-512's sixteen-row Q8_0 layout
+  uint64_t q8_0 = p.output_types.count(GgmlType::kQ8_0) ? p.output_types.at(GgmlType::kQ8_0) : 0;
+  for (const LayerWeights& l : p.layers) q8_0 += l.dense_types.count(GgmlType::kQ8_0) ? l.dense_types.at(GgmlType::kQ8_0) : 0;
+  ASSERT_GT(q8_0, p.weight_bytes() / 2);  // a Q8_0 file is mostly Q8_0 matrices
+  PlanOptions o;
+  o.n_ctx = 4096;
+  const PlanResult without = plan(p, *find_hardware("epyc-1s"), o);
+  o.cpu_repack_ratio = {{GgmlType::kQ8_0, ratio}};
+  const PlanResult with = plan(p, *find_hardware("epyc-1s"), o);
+  ASSERT_TRUE(with.fits);
+  EXPECT_EQ(without.memory.repack, 0u);
+  EXPECT_NEAR(static_cast<double>(with.memory.repack), ratio * static_cast<double>(q8_0), 1.0);
+  EXPECT_EQ(with.placement.ram_bytes, without.placement.ram_bytes + with.memory.repack);
+  EXPECT_EQ(with.memory.total(), without.memory.total() + with.memory.repack);
+  EXPECT_EQ(plan_json(with)["memory"]["repack"].get<uint64_t>(), with.memory.repack);
+  const auto mentions = [](const PlanResult& r, std::string_view what) {
+    return std::any_of(r.notes.begin(), r.notes.end(), [&](const std::string& n) { return n.find(what) != n.npos; });
+  };
+  EXPECT_TRUE(mentions(with, "copies"));
+  EXPECT_FALSE(mentions(without, "--repack"));
+
+  // RAM for the weights and cache but not for the copy too: the model still fits, without the copy.
+  Hardware tight = *find_hardware("epyc-1s");
+  tight.ram = static_cast<double>(without.placement.ram_bytes + with.memory.repack / 2) + kRamReserveMin;
+  ASSERT_LT(kRamReserveShare * tight.ram, kRamReserveMin);  // so the usable RAM is tight.ram - kRamReserveMin
+  const PlanResult squeezed = plan(p, tight, o);
+  EXPECT_TRUE(squeezed.fits);
+  EXPECT_EQ(squeezed.memory.repack, 0u);
+  EXPECT_GT(squeezed.placement.repack_left_out, 0u);
+  EXPECT_TRUE(mentions(squeezed, "leaves out"));
+
+  // On a GPU the CPU multiplies nothing, so there is nothing to copy.
+  const PlanResult gpu = plan(p, *find_hardware("rtx4090"), o);
+  EXPECT_EQ(gpu.placement.kind, PlacementKind::kAllGpu);
+  EXPECT_EQ(gpu.memory.repack, 0u);
+  EXPECT_EQ(gpu.placement.repack_left_out, 0u);
+}
+
+// This machine's ratios come from its kernels: the copy of each type auto copies, per byte of the file.
+TEST(PlanPlacement, RepackRatiosFollowThisMachinesKernels) {
+  const CpuKernels kernels = CpuKernels::select(detect_cpu_features());
+  const std::map<GgmlType, double> ratios = repack_ratios_here();
+  for (const TypeInfo& t : all_types()) {
+    EXPECT_EQ(ratios.count(t.type) == 1, t.quantized && kernels.repack_pays(t.type)) << t.name;
+  }
+  if (kernels.repack_pays(GgmlType::kQ8_0)) {
+    EXPECT_DOUBLE_EQ(ratios.at(GgmlType::kQ8_0), 576.0 / 544.0);
+  }
+  for (const auto& [type, ratio] : ratios) EXPECT_GE(ratio, 1.0) << type_info(type).name;
 }
 
 TEST(PlanPlacement, ThisMachineIsDetected) {

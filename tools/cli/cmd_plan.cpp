@@ -257,6 +257,8 @@ void add_plan_command(CLI::App& app, Action* action) {
         if (!calibrated.empty()) ctx.log.info("using the calibration in {}", calibrated);
       }
       const plan::Hardware hw = resolve_hardware(*args, ctx);
+      // The prompt weight copy `--repack auto` makes is known for this machine's kernels only.
+      if (args->hardware == "this" || args->hardware.empty()) options.cpu_repack_ratio = plan::repack_ratios_here();
       const std::vector<plan::ModelProfile> profiles = resolve_models(*args, ctx);
       std::vector<plan::PlanResult> results;
       for (const plan::ModelProfile& p : profiles) results.push_back(plan::plan(p, hw, options));
@@ -292,10 +294,13 @@ void add_plan_command(CLI::App& app, Action* action) {
         if (results.size() <= 3) {
           for (const plan::PlanResult& r : results) {
             out += fmt::format("\n{} {}: {}\n", r.model, r.quant, r.placement.description);
-            out += fmt::format("  memory: weights {}, KV cache {}, compute {}\n",
+            out += fmt::format("  memory: weights {}, KV cache {}, compute {}{}\n",
                                plan::human_bytes(static_cast<double>(r.memory.weights)),
                                plan::human_bytes(static_cast<double>(r.memory.kv_cache)),
-                               plan::human_bytes(static_cast<double>(r.memory.compute)));
+                               plan::human_bytes(static_cast<double>(r.memory.compute)),
+                               r.memory.repack > 0 ? ", prompt weight copy " +
+                                                         plan::human_bytes(static_cast<double>(r.memory.repack))
+                                                   : std::string());
             for (const std::string& n : r.notes) out += "  note: " + n + "\n";
           }
         }

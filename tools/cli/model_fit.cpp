@@ -33,6 +33,7 @@ bool report_fit(const ModelFlags& flags, const std::string& model, CliContext& c
   options.n_ctx = flags.ctx_size > 0 ? flags.ctx_size : std::min<int64_t>(profile.shape.n_ctx_train, 8192);
   const TypeInfo* cache = find_type_by_name(flags.cache_type_k);
   if (cache != nullptr) options.cache_type = cache->type;
+  options.cpu_repack_ratio = plan::repack_ratios_here();
   const std::string calibrated = plan::load_saved_calibration(options);
 
   const plan::FitReport report = plan::fit_model(profile, hw, options, /*gpu_backend=*/false);
