@@ -237,7 +237,9 @@ std::vector<PlanTensor> catalog_tensors(const CatalogModel& m, const QuantRecipe
   const QuantModelInfo info{.arch = std::string(m.arch), .n_layer = m.n_layer, .n_head = m.n_head,
                             .n_head_kv = m.n_head_kv, .n_expert = m.n_expert, .n_leading_dense = m.n_dense_lead};
   std::vector<PlanTensor> out;
-  for (const PlannedTensor& t : quantize_plan(inputs, info, options).tensors) out.push_back({t.name, t.n_elements, t.dst_bytes, t.dst_type});
+  for (const PlannedTensor& t : quantize_plan(inputs, info, options).tensors) {
+    out.push_back({t.name, t.n_elements, t.dst_bytes, t.dst_type});
+  }
   return out;
 }
 

@@ -178,8 +178,12 @@ TEST(PlanPlacement, CatalogRowsAreComplete) {
 TEST(PlanPlacement, TheCpusPromptWeightCopyIsCountedWhereItFits) {
   const ModelProfile p = profile_from_catalog(*find_model("7b"), *find_recipe("Q8_0"));
   const double ratio = 576.0 / 544.0;  // AVX-512's sixteen-row Q8_0 layout
-  uint64_t q8_0 = p.output_types.count(GgmlType::kQ8_0) ? p.output_types.at(GgmlType::kQ8_0) : 0;
-  for (const LayerWeights& l : p.layers) q8_0 += l.dense_types.count(GgmlType::kQ8_0) ? l.dense_types.at(GgmlType::kQ8_0) : 0;
+  const auto q8_0_of = [](const BytesByType& types) {
+    const auto it = types.find(GgmlType::kQ8_0);
+    return it == types.end() ? uint64_t{0} : it->second;
+  };
+  uint64_t q8_0 = q8_0_of(p.output_types);
+  for (const LayerWeights& l : p.layers) q8_0 += q8_0_of(l.dense_types);
   ASSERT_GT(q8_0, p.weight_bytes() / 2);  // a Q8_0 file is mostly Q8_0 matrices
   PlanOptions o;
   o.n_ctx = 4096;

@@ -489,7 +489,7 @@ R1_V512_INLINE I512 lane_sums(const I512 v[N]) {
 
 #endif
 
-// Four bytes at p in every lane (natively folded into the instruction as an embedded broadcast).
+// Four bytes at p in every lane (natively one broadcast load, which the compiler may fold into the instruction).
 R1_V512_INLINE I512 bcast4(const uint8_t* p) {
   int32_t x;
   std::memcpy(&x, p, 4);
