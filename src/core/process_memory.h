@@ -2,6 +2,7 @@
 // and the memory tests).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -16,6 +17,13 @@ uint64_t meminfo_bytes(std::string_view key);
 
 // MemAvailable in bytes, or 8 GiB where it cannot be read (a modest machine): what the defaults size against.
 uint64_t available_memory_bytes();
+
+// Fresh private read-write memory of `bytes` (an anonymous mapping; release with munmap), asked for huge pages
+// and, with populate, faulted in by the kernel in one call (MADV_POPULATE_WRITE, Linux 5.14 on; advice only:
+// elsewhere the pages come at first touch). On a VM, where each page fault traps to the hypervisor, that took 0.09 s
+// for 1.6 GB against 1.6–3.8 s of first touches in huge pages and 5.6–6.4 s in 4 KiB ones. Leave populate off
+// where the first thread to touch a page should decide its NUMA node. nullptr (errno set) when the mapping fails.
+uint8_t* map_fresh_memory(size_t bytes, bool populate);
 
 // The warning r1 prints when a model's file is larger than the machine's RAM (empty when it fits): the weights
 // then stream from disk through the page cache, so generation runs at the disk's speed, not memory's.

@@ -27,6 +27,8 @@ class ThreadPool {
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   int size() const { return n_threads_; }
+  // Whether the workers are pinned to CPUs (--numa): then a thread's first touch decides where its pages live.
+  bool pinned() const { return !cpus_.empty(); }
 
   // Runs fn(task, thread) for task in [0, n_tasks) spread over all threads; returns when every task is done.
   // thread is in [0, size()) and identifies the executing thread (for per-thread scratch buffers).

@@ -1,6 +1,9 @@
 // Error context rendering, logging levels, UTF-8 validation, mapped files, CPU feature detection, memory facts.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -120,6 +123,32 @@ TEST(CpuFeatures, ConsistentWithCompilerBuiltins) {
   EXPECT_FALSE(f.summary().empty());
   const std::string isa = f.best_isa();
   EXPECT_TRUE(isa == "avx512" || isa == "avx2" || isa == "scalar") << isa;
+}
+
+// Fresh memory is writable either way; populated, it is resident before anything touches it (where the kernel
+// knows MADV_POPULATE_WRITE: Linux 5.14 on), and left lazy otherwise.
+TEST(ProcessMemory, FreshMemoryIsPopulatedOnlyWhenAsked) {
+  constexpr size_t kBytes = size_t{64} << 20;
+  for (bool populate : {false, true}) {
+    const uint64_t before = resident_bytes();
+    uint8_t* p = map_fresh_memory(kBytes, populate);
+    ASSERT_NE(p, nullptr);
+    const uint64_t grown = resident_bytes() - std::min(before, resident_bytes());
+    if (populate) {
+      void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      const bool kernel_populates = ::madvise(probe, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+      ::munmap(probe, 4096);
+      if (kernel_populates) {
+        EXPECT_GE(grown, kBytes - (kBytes / 8)) << "populated memory not resident";
+      }
+    } else {
+      EXPECT_LT(grown, kBytes / 2) << "unpopulated memory already resident";
+    }
+    p[0] = 1;
+    p[kBytes - 1] = 2;
+    EXPECT_EQ(p[0] + p[kBytes - 1], 3);
+    ::munmap(p, kBytes);
+  }
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// PackedWeights: anonymous mappings (asked for huge pages, as the copied weights are: mapped_file.cpp) filled
-// by CpuKernels::pack_rows, found again by address.
+// PackedWeights: fresh anonymous mappings (map_fresh_memory, as the copied weights are) filled by
+// CpuKernels::pack_rows, found again by address.
 #include "packed_weights.h"
 
 #include <sys/mman.h>
@@ -10,6 +10,7 @@
 #include <iterator>
 
 #include "error.h"
+#include "process_memory.h"
 #include "thread_pool.h"
 #include "type_table.h"
 
@@ -28,13 +29,14 @@ uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
   const auto next = std::lower_bound(entries_.begin(), entries_.end(), data_end,
                                      [](const Entry& x, const uint8_t* e) { return x.begin < e; });
   if (next != entries_.begin() && std::prev(next)->end > w.data) return 0;
-  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) {
+  // Faulted in up front, except under --numa, where each pinned thread's first touch while packing places the
+  // pages on its node.
+  uint8_t* out = map_fresh_memory(bytes, /*populate=*/pool == nullptr || !pool->pinned());
+  if (out == nullptr) {
     throw Error(fmt::format("cannot allocate {} bytes for packed weight rows: {} (try --repack off)", bytes,
                             std::strerror(errno)));
   }
-  ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only
-  auto* out = static_cast<uint8_t*>(p);
+  void* p = out;
   const int64_t groups = w.rows / 16;
   if (pool != nullptr && pool->size() > 1) {
     pool->parallel_range(static_cast<size_t>(groups), 1, [&](size_t begin, size_t end, int) {
