@@ -14,9 +14,9 @@ namespace r1 {
 // How a file's bytes are held in memory.
 // - kMapped: the page cache's pages mapped into the process (zero-copy, loads at once, pages can be dropped and
 //   read again under memory pressure; a model larger than RAM still runs, at the disk's speed).
-// - kCopied: read once into private anonymous memory, asked for transparent huge pages. Costs a read of the
-//   file at load; decoding reads the weights markedly faster from it (docs/PERFORMANCE.md: 1.5B Q8_0 on Zen 5,
-//   2 threads, +40 % tokens/s), where the mapped pages are 4 KiB and scattered.
+// - kCopied: read once into fresh private memory (map_fresh_memory: huge pages, faulted in up front). Costs a
+//   read of the file at load; decoding reads the weights markedly faster from it (docs/PERFORMANCE.md: 1.5B Q8_0
+//   on Zen 5, 2 threads, +40 % tokens/s), where the mapped pages are 4 KiB and scattered.
 enum class Residency { kMapped, kCopied };
 
 // The residency for a weights file of file_bytes under mode "map", "copy" or "auto" (copied when it fits in
