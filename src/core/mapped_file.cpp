@@ -55,7 +55,6 @@ const uint8_t* copy_into_memory(int fd, size_t size, const std::string& path) {
     throw Error(fmt::format("cannot allocate {} bytes to hold the file: {} (try --mmap)", size, std::strerror(errno)))
         .file(path);
   }
-  void* p = dst;
   constexpr size_t kPart = size_t{64} << 20;
   const size_t parts = (size + kPart - 1) / kPart;
   const size_t n_threads = std::min<size_t>({parts, std::max(1u, std::thread::hardware_concurrency()), 8});
@@ -72,11 +71,11 @@ const uint8_t* copy_into_memory(int fd, size_t size, const std::string& path) {
   for (auto& th : threads) th.join();
   for (const std::string& e : errors) {
     if (!e.empty()) {
-      ::munmap(p, size);
+      ::munmap(dst, size);
       throw Error(e).file(path);
     }
   }
-  ::mprotect(p, size, PROT_READ);
+  ::mprotect(dst, size, PROT_READ);
   return dst;
 }
 

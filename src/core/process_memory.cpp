@@ -15,11 +15,7 @@ uint8_t* map_fresh_memory(size_t bytes, bool populate) {
   void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return nullptr;
   ::madvise(p, bytes, MADV_HUGEPAGE);  // advice only: without it the memory still works, in 4 KiB pages
-#ifdef MADV_POPULATE_WRITE
   if (populate) ::madvise(p, bytes, MADV_POPULATE_WRITE);  // advice only: an older kernel says EINVAL
-#else
-  if (populate) ::madvise(p, bytes, 23);  // MADV_POPULATE_WRITE, where the C library's headers predate it
-#endif
   return static_cast<uint8_t*>(p);
 }
 

@@ -93,12 +93,14 @@ ModelProfile profile_from_tensors(std::string name, std::string quant, const Mod
   p.quant = std::move(quant);
   p.shape = shape;
   p.layers.resize(static_cast<size_t>(shape.n_layer));
+  BytesByType embed_types;  // joins output_types when the embedding is also the output projection (tied)
   for (const PlanTensor& t : tensors) {
     const int layer = block_index(t.name);
     if (layer < 0) {
       if (t.name == "token_embd.weight") {
         p.embed_bytes += t.n_bytes;
         p.embed_params += t.n_elements;
+        embed_types[t.type] += t.n_bytes;
       } else if (t.name.rfind("output", 0) == 0) {  // output.weight, output_norm.weight
         p.output_bytes += t.n_bytes;
         p.output_params += t.n_elements;
@@ -136,9 +138,7 @@ ModelProfile profile_from_tensors(std::string name, std::string quant, const Mod
   if (!has_output_matrix) {
     p.output_bytes += p.embed_bytes;
     p.output_params += p.embed_params;
-    for (const PlanTensor& t : tensors) {
-      if (t.name == "token_embd.weight") p.output_types[t.type] += t.n_bytes;
-    }
+    for (const auto& [type, n] : embed_types) p.output_types[type] += n;
   }
   return p;
 }

@@ -133,10 +133,11 @@ TEST(ProcessMemory, FreshMemoryIsPopulatedOnlyWhenAsked) {
     const uint64_t before = resident_bytes();
     uint8_t* p = map_fresh_memory(kBytes, populate);
     ASSERT_NE(p, nullptr);
-    const uint64_t grown = resident_bytes() - std::min(before, resident_bytes());
+    const uint64_t after = resident_bytes();
+    const uint64_t grown = after - std::min(before, after);
     if (populate) {
       void* probe = ::mmap(nullptr, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      const bool kernel_populates = ::madvise(probe, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+      const bool kernel_populates = ::madvise(probe, 4096, MADV_POPULATE_WRITE) == 0;
       ::munmap(probe, 4096);
       if (kernel_populates) {
         EXPECT_GE(grown, kBytes - (kBytes / 8)) << "populated memory not resident";

@@ -185,6 +185,26 @@ TEST(PlanPlacement, TheCpusPromptWeightCopyIsCountedWhereItFits) {
   uint64_t q8_0 = q8_0_of(p.output_types);
   for (const LayerWeights& l : p.layers) q8_0 += q8_0_of(l.dense_types);
   ASSERT_GT(q8_0, p.weight_bytes() / 2);  // a Q8_0 file is mostly Q8_0 matrices
+  // By type, the bytes add up to the roles' totals; with tied embeddings (no output.weight) the output side holds
+  // the embedding's type.
+  const auto total = [](const BytesByType& types) {
+    uint64_t n = 0;
+    for (const auto& [type, bytes] : types) n += bytes;
+    return n;
+  };
+  const ModelProfile tied = profile_from_tensors(
+      "tied", "mixed", catalog_shape(*find_model("1.5b")),
+      {{"token_embd.weight", 1000, 1064, GgmlType::kQ8_0}, {"output_norm.weight", 10, 40, GgmlType::kF32},
+       {"blk.0.attn_q.weight", 100, 200, GgmlType::kF16}, {"blk.0.ffn_up.weight", 320, 340, GgmlType::kQ8_0}});
+  EXPECT_EQ(tied.output_types.at(GgmlType::kQ8_0), 1064u);
+  EXPECT_EQ(tied.layers[0].dense_types.at(GgmlType::kQ8_0), 340u);
+  for (const ModelProfile& m : {p, tied}) {
+    EXPECT_EQ(total(m.output_types), m.output_bytes) << m.name;
+    for (const LayerWeights& l : m.layers) {
+      EXPECT_EQ(total(l.dense_types), l.attn_bytes + l.ffn_bytes) << m.name;
+      EXPECT_EQ(total(l.expert_types), l.expert_bytes) << m.name;
+    }
+  }
   PlanOptions o;
   o.n_ctx = 4096;
   const PlanResult without = plan(p, *find_hardware("epyc-1s"), o);

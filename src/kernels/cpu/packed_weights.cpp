@@ -36,7 +36,6 @@ uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
     throw Error(fmt::format("cannot allocate {} bytes for packed weight rows: {} (try --repack off)", bytes,
                             std::strerror(errno)));
   }
-  void* p = out;
   const int64_t groups = w.rows / 16;
   if (pool != nullptr && pool->size() > 1) {
     pool->parallel_range(static_cast<size_t>(groups), 1, [&](size_t begin, size_t end, int) {
@@ -45,7 +44,7 @@ uint64_t PackedWeights::add(const WeightView& w, ThreadPool* pool) {
   } else {
     kernels_.pack_rows(w, 0, groups, out);
   }
-  ::mprotect(p, bytes, PROT_READ);  // read-only from here on, like the weights it copies
+  ::mprotect(out, bytes, PROT_READ);  // read-only from here on, like the weights it copies
   const Entry e{.begin = w.data, .end = data_end, .type = w.type, .cols = w.cols, .row_bytes = w.row_bytes,
                 .group_bytes = bytes / static_cast<uint64_t>(groups), .packed = out, .mapped_bytes = bytes};
   entries_.insert(std::upper_bound(entries_.begin(), entries_.end(), e.begin,
